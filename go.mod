@@ -1,0 +1,3 @@
+module github.com/kclgo/kcl
+
+go 1.26.0
