@@ -149,14 +149,42 @@ cmd_run() {
 	[ $# -gt 0 ] || { log "run needs a command"; return 2; }
 	# A private state directory: this run owns exactly the emulators it starts.
 	state=$(mktemp -d "${TMPDIR:-/tmp}/kcl-emulators.XXXXXX")
-	trap 'cmd_stop; rm -rf "$state"' EXIT
-	trap 'exit 130' INT
-	trap 'exit 143' TERM
+	# Globals, not locals: the EXIT trap runs after this function has returned.
+	run_child="" run_watchdog=""
+	# Ctrl-C or SIGTERM: stop the command's whole process group (go test and its test binaries),
+	# then the EXIT trap stops the emulators.
+	# A signal can land between the fork and `run_child=$!`; $! is the child by then.
+	stop_child() {
+		local pid=${run_child:-$!}
+		if [ -n "$pid" ] && [ "$pid" != "$run_watchdog" ]; then
+			kill -TERM -- "-$pid" 2>/dev/null
+			wait "$pid" 2>/dev/null || true
+		fi
+	}
+	trap 'stop_child; exit 130' INT
+	trap 'stop_child; exit 143' TERM
+	trap 'rc=$?; [ -n "$run_watchdog" ] && kill "$run_watchdog" 2>/dev/null; cmd_stop; rm -rf "$state"; exit $rc' EXIT
 	cmd_start
 	# shellcheck disable=SC1091
 	source "$state/env"
+	# The command runs in a session (and process group) of its own, so the traps above reach all
+	# of it; it runs in the background so that `wait` returns as soon as a signal arrives.
+	setsid "$@" &
+	run_child=$!
+	# Should this script itself be SIGKILLed, the watchdog still stops the command and the emulators.
+	local me=$$ kpid dpid
+	kpid=$(cat "$state/kinesis-local.pid")
+	dpid=$(cat "$state/dynalite.pid")
+	(
+		trap - EXIT INT TERM
+		while kill -0 "$me" 2>/dev/null; do sleep 1; done
+		kill -TERM -- "-$run_child" 2>/dev/null
+		kill -KILL "$kpid" "$dpid" 2>/dev/null
+	) >/dev/null 2>&1 &
+	run_watchdog=$!
 	local rc=0
-	"$@" || rc=$?
+	wait "$run_child" || rc=$?
+	run_child=""
 	return $rc
 }
 
