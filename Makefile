@@ -1,0 +1,45 @@
+# The two set-up commands (see README): `make demo` and `make test`.
+# Both start private local emulators (scripts/emulators.sh) and always stop them.
+
+GO ?= go
+STATICCHECK_VERSION := v0.8.2
+# Generous for 2 cores; CI's whole run must stay under 20 minutes.
+TEST_TIMEOUT ?= 15m
+
+.PHONY: test test-short demo lint fuzz-smoke bench emulators-install
+
+## test: every test, with the race detector, against kinesis-local and dynalite
+test:
+	scripts/emulators.sh run $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+## test-short: the inner loop: no emulators, tests that need them skip
+test-short:
+	$(GO) test -short -race ./...
+
+## demo: the quickstart against the local emulators
+demo:
+	scripts/emulators.sh run $(GO) run ./examples/quickstart
+
+## lint: gofmt, go vet and staticcheck at a pinned version
+lint:
+	@out=$$(gofmt -l $$(git ls-files -co --exclude-standard '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+
+## fuzz-smoke: each fuzz target in .ci/fuzz-targets for FUZZTIME (default 10s)
+FUZZTIME ?= 10s
+fuzz-smoke:
+	@if [ -f .ci/fuzz-targets ]; then \
+		grep -vE '^\s*(#|$$)' .ci/fuzz-targets | while read -r pkg target; do \
+			echo "fuzz $$pkg $$target for $(FUZZTIME)"; \
+			$(GO) test -run='^$$' -fuzz="^$$target\$$" -fuzztime=$(FUZZTIME) "$$pkg" || exit 1; \
+		done; \
+	fi
+
+## bench: the package benchmarks against the local emulators
+bench:
+	scripts/emulators.sh run $(GO) test -run='^$$' -bench=. -benchmem ./...
+
+emulators-install:
+	scripts/emulators.sh install
