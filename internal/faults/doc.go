@@ -54,5 +54,14 @@
 // Stall{For: d, BeforeRequest: true} holds the request instead, so a caller that gives up
 // leaves no trace in the emulator.
 //
+// SubscribeToShard event streams (the fault decodes the emulator's messages as the caller
+// reads them and passes the ones it keeps on byte for byte; the initial-response message
+// passes untouched and is not counted; any other answer passes unchanged):
+//
+//	CutStream{AfterEvents: n}                        n events, then a clean end (io.EOF), like the 5-minute close
+//	CutStream{AfterEvents: n, Err: ConnReset(nil)}   n events, then a connection reset
+//	HangStream{AfterEvents: n}                       n events, then silence until the caller closes or its context ends
+//	StreamException{AfterEvents: n, Type: "InternalFailureException"}  n events, then an exception inside the stream
+//
 // FaultFunc adapts a function for anything else.
 package faults
