@@ -1,0 +1,51 @@
+package efo
+
+import (
+	"context"
+	"math/rand/v2"
+	"time"
+)
+
+// backoff returns the wait before retry number attempt (0 for the first retry): the step
+// min·2^attempt, capped at max, with "equal jitter" (uniform in [step/2, step]) so that
+// workers failing together do not retry together.
+func backoff(min, max time.Duration, attempt int) time.Duration {
+	step := min
+	for i := 0; i < attempt && step < max; i++ {
+		step *= 2
+	}
+	step = minDuration(step, max)
+	half := step / 2
+	return half + rand.N(step-half+1)
+}
+
+// jitter returns d ±25 %, for polling intervals.
+func jitter(d time.Duration) time.Duration {
+	q := d / 4
+	if q <= 0 {
+		return d
+	}
+	return d - q + rand.N(2*q+1)
+}
+
+func minDuration(a, b time.Duration) time.Duration {
+	if a < b {
+		return a
+	}
+	return b
+}
+
+// sleep waits for d or until ctx ends, and then returns context.Cause(ctx).
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return context.Cause(ctx)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}

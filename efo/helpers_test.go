@@ -1,0 +1,175 @@
+package efo_test
+
+import (
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/kclgo/kcl/efo"
+	"github.com/kclgo/kcl/internal/testenv"
+)
+
+// fast are the options tests use so that registration polls quickly and retries are short.
+func fast(opts ...efo.Option) []efo.Option {
+	return append([]efo.Option{efo.WithPollInterval(50 * time.Millisecond), efo.WithRetryBackoff(500*time.Millisecond, 2*time.Second)}, opts...)
+}
+
+// newConsumer registers a uniquely named consumer on stream through api.
+func newConsumer(t *testing.T, api efo.KinesisAPI, stream *testenv.Stream, opts ...efo.Option) *efo.Consumer {
+	t.Helper()
+	ctx := testenv.WithTimeout(t, 30*time.Second)
+	c, err := efo.NewConsumer(ctx, api, stream.ARN, "c-"+strings.ReplaceAll(t.Name(), "/", "-"), fast(opts...)...)
+	if err != nil {
+		t.Fatalf("NewConsumer: %v", err)
+	}
+	return c
+}
+
+// subscribe starts a subscription that is closed when t ends.
+func subscribe(t *testing.T, c *efo.Consumer, shardID string, start efo.StartPosition) *efo.Subscription {
+	t.Helper()
+	sub, err := c.Subscribe(t.Context(), shardID, start)
+	if err != nil {
+		t.Fatalf("Subscribe %s at %v: %v", shardID, start, err)
+	}
+	t.Cleanup(sub.Close)
+	return sub
+}
+
+// reader takes batches from a subscription and checks what the contract promises of each.
+type reader struct {
+	t       *testing.T
+	sub     *efo.Subscription
+	records []types.Record
+	batches int
+	end     *efo.Batch // the ShardEnd batch, once seen
+}
+
+func newReader(t *testing.T, sub *efo.Subscription) *reader { return &reader{t: t, sub: sub} }
+
+// next takes one batch, failing t when none comes within d or the subscription ended.
+func (r *reader) next(d time.Duration) efo.Batch {
+	r.t.Helper()
+	select {
+	case b, ok := <-r.sub.Batches():
+		if !ok {
+			r.t.Fatalf("subscription ended after %d records: %v", len(r.records), r.sub.Err())
+		}
+		r.take(b)
+		return b
+	case <-time.After(d):
+		r.t.Fatalf("no batch within %v (have %d records)", d, len(r.records))
+	}
+	return efo.Batch{}
+}
+
+func (r *reader) take(b efo.Batch) {
+	r.t.Helper()
+	if b.ShardID != r.sub.ShardID() {
+		r.t.Fatalf("batch of shard %s on the subscription of %s", b.ShardID, r.sub.ShardID())
+	}
+	if r.end != nil {
+		r.t.Fatalf("a batch after the shard-end batch")
+	}
+	r.batches++
+	r.records = append(r.records, b.Records...)
+	if b.ShardEnd {
+		r.end = &b
+	}
+}
+
+// until takes batches until it holds n records, failing t after d.
+func (r *reader) until(n int, d time.Duration) []types.Record {
+	r.t.Helper()
+	deadline := time.Now().Add(d)
+	for len(r.records) < n {
+		left := time.Until(deadline)
+		if left <= 0 {
+			r.t.Fatalf("got %d of %d records within %v", len(r.records), n, d)
+		}
+		r.next(left)
+	}
+	return r.records
+}
+
+// quiet takes batches for d and fails t if any of them holds a record.
+func (r *reader) quiet(d time.Duration) {
+	r.t.Helper()
+	have := len(r.records)
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	for {
+		select {
+		case b, ok := <-r.sub.Batches():
+			if !ok {
+				return
+			}
+			r.take(b)
+			if len(r.records) > have {
+				r.t.Fatalf("unexpected records after the expected ones: %v", seqs(r.records[have:]))
+			}
+		case <-timer.C:
+			return
+		}
+	}
+}
+
+// expectExactly checks that got are exactly the records of want, in want's order.
+func expectExactly(t *testing.T, got []types.Record, want []testenv.Put) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("got %d records, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if aws.ToString(got[i].SequenceNumber) != want[i].SequenceNumber || string(got[i].Data) != string(want[i].Data) {
+			t.Fatalf("record %d: got %s %q, want %s %q", i, aws.ToString(got[i].SequenceNumber), got[i].Data,
+				want[i].SequenceNumber, want[i].Data)
+		}
+	}
+}
+
+func seqs(rs []types.Record) []string {
+	s := make([]string, len(rs))
+	for i, r := range rs {
+		s[i] = aws.ToString(r.SequenceNumber)
+	}
+	return s
+}
+
+// ownGoroutines counts goroutines running this package's code or the SDK's event stream
+// readers.
+func ownGoroutines() (int, string) {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	n := 0
+	var found []string
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, "kclgo/kcl/efo.") || strings.Contains(g, "EventStreamReader") ||
+			strings.Contains(g, "subscribeToShardEventStreamReader") || strings.Contains(g, "waitStreamClose") {
+			n++
+			found = append(found, g)
+		}
+	}
+	return n, strings.Join(found, "\n\n")
+}
+
+// expectNoGoroutines fails t unless the package's and the SDK stream readers' goroutines are
+// all gone within a few seconds.
+func expectNoGoroutines(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		n, stacks := ownGoroutines()
+		if n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines left behind:\n%s", n, stacks)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

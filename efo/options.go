@@ -1,0 +1,155 @@
+package efo
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Defaults, in one place.
+const (
+	// DefaultIdleTimeout: Kinesis sends an event at least every few seconds even on an idle
+	// shard, so 35 s of silence means the subscription is dead.
+	DefaultIdleTimeout = 35 * time.Second
+	// DefaultBufferSize is how many batches a subscription reads ahead of its consumer.
+	DefaultBufferSize = 3
+	// DefaultRetryMin and DefaultRetryMax bound the jittered backoff between failed
+	// subscribes (ResourceInUse, LimitExceeded, resets) and between registration retries.
+	DefaultRetryMin = 1 * time.Second
+	DefaultRetryMax = 10 * time.Second
+	// DefaultPollInterval is how often registration describes a consumer it waits for.
+	DefaultPollInterval = 1 * time.Second
+	// DefaultRegisterAttempts is how many LimitExceededException answers to
+	// RegisterStreamConsumer registration takes before it gives up.
+	DefaultRegisterAttempts = 10
+
+	// subscribeInterval is Kinesis's limit: one SubscribeToShard per second per consumer and shard.
+	subscribeInterval = time.Second
+	// latestSkew is taken off the time of a LATEST subscribe when the position is pinned to
+	// a timestamp, so a client clock ahead of Kinesis's cannot skip records.
+	latestSkew = time.Second
+)
+
+type config struct {
+	logger           *slog.Logger
+	metrics          Metrics
+	idleTimeout      time.Duration
+	bufferSize       int
+	retryMin         time.Duration
+	retryMax         time.Duration
+	pollInterval     time.Duration
+	registerAttempts int
+}
+
+func defaultConfig() config {
+	return config{
+		logger:           slog.New(slog.DiscardHandler),
+		metrics:          nopMetrics{},
+		idleTimeout:      DefaultIdleTimeout,
+		bufferSize:       DefaultBufferSize,
+		retryMin:         DefaultRetryMin,
+		retryMax:         DefaultRetryMax,
+		pollInterval:     DefaultPollInterval,
+		registerAttempts: DefaultRegisterAttempts,
+	}
+}
+
+// Option configures a Consumer.
+type Option func(*config) error
+
+func newConfig(opts []Option) (config, error) {
+	c := defaultConfig()
+	for _, o := range opts {
+		if o == nil {
+			return config{}, fmt.Errorf("efo: nil Option")
+		}
+		if err := o(&c); err != nil {
+			return config{}, err
+		}
+	}
+	return c, nil
+}
+
+// WithLogger logs through l (nothing is logged by default).
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) error {
+		if l == nil {
+			return fmt.Errorf("efo: WithLogger: nil logger")
+		}
+		c.logger = l
+		return nil
+	}
+}
+
+// WithMetrics reports to m.
+func WithMetrics(m Metrics) Option {
+	return func(c *config) error {
+		if m == nil {
+			return fmt.Errorf("efo: WithMetrics: nil Metrics")
+		}
+		c.metrics = m
+		return nil
+	}
+}
+
+// WithIdleTimeout resubscribes when no event arrived for d (DefaultIdleTimeout). Time spent
+// waiting for the consumer to take a batch does not count.
+func WithIdleTimeout(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return fmt.Errorf("efo: WithIdleTimeout: must be positive, got %v", d)
+		}
+		c.idleTimeout = d
+		return nil
+	}
+}
+
+// WithBufferSize lets a subscription read up to n batches ahead of its consumer
+// (DefaultBufferSize).
+func WithBufferSize(n int) Option {
+	return func(c *config) error {
+		if n < 1 {
+			return fmt.Errorf("efo: WithBufferSize: must be at least 1, got %d", n)
+		}
+		c.bufferSize = n
+		return nil
+	}
+}
+
+// WithRetryBackoff sets the range of the jittered exponential backoff between retries
+// (DefaultRetryMin, DefaultRetryMax). SubscribeToShard is never called more than once a
+// second per shard, whatever min is.
+func WithRetryBackoff(min, max time.Duration) Option {
+	return func(c *config) error {
+		if min <= 0 || max < min {
+			return fmt.Errorf("efo: WithRetryBackoff: need 0 < min <= max, got min %v, max %v", min, max)
+		}
+		c.retryMin, c.retryMax = min, max
+		return nil
+	}
+}
+
+// WithPollInterval sets how often registration describes a consumer it waits for
+// (DefaultPollInterval); each wait is jittered.
+func WithPollInterval(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return fmt.Errorf("efo: WithPollInterval: must be positive, got %v", d)
+		}
+		c.pollInterval = d
+		return nil
+	}
+}
+
+// WithRegisterAttempts sets how many LimitExceededException answers to
+// RegisterStreamConsumer registration takes before it fails with ErrLimitExceeded
+// (DefaultRegisterAttempts).
+func WithRegisterAttempts(n int) Option {
+	return func(c *config) error {
+		if n < 1 {
+			return fmt.Errorf("efo: WithRegisterAttempts: must be at least 1, got %d", n)
+		}
+		c.registerAttempts = n
+		return nil
+	}
+}
