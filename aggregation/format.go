@@ -1,6 +1,10 @@
 package aggregation
 
-import "crypto/md5"
+import (
+	"crypto/md5"
+
+	"google.golang.org/protobuf/encoding/protowire"
+)
 
 // The KPL aggregated record layout: magic | protobuf AggregatedRecord | MD5(protobuf).
 const (
@@ -33,14 +37,14 @@ const (
 
 // The tags (field number and wire type, as one varint) the decoder looks for.
 const (
-	keyPartitionKeyTable    = fieldPartitionKeyTable<<3 | 2 // length-delimited
-	keyExplicitHashKeyTable = fieldExplicitHashKeyTable<<3 | 2
-	keyRecords              = fieldRecords<<3 | 2
+	keyPartitionKeyTable    = fieldPartitionKeyTable<<3 | uint64(protowire.BytesType)
+	keyExplicitHashKeyTable = fieldExplicitHashKeyTable<<3 | uint64(protowire.BytesType)
+	keyRecords              = fieldRecords<<3 | uint64(protowire.BytesType)
 
-	keyPartitionKeyIndex    = fieldPartitionKeyIndex<<3 | 0 // varint
-	keyExplicitHashKeyIndex = fieldExplicitHashKeyIndex<<3 | 0
-	keyData                 = fieldData<<3 | 2
-	keyTags                 = fieldTags<<3 | 2
+	keyPartitionKeyIndex    = fieldPartitionKeyIndex<<3 | uint64(protowire.VarintType)
+	keyExplicitHashKeyIndex = fieldExplicitHashKeyIndex<<3 | uint64(protowire.VarintType)
+	keyData                 = fieldData<<3 | uint64(protowire.BytesType)
+	keyTags                 = fieldTags<<3 | uint64(protowire.BytesType)
 )
 
 // DefaultMaxSize is the KPL's default AggregationMaxSize: the largest aggregate, in
