@@ -15,8 +15,8 @@
 // together, and throttles for 5 s after a response of 10 MiB. A reader keeps within these:
 // its calls start at least 200 ms apart, a byte budget keeps its average at or below
 // 2 MiB/s, it pauses 5 s after a 10 MiB response, and when a response shows it caught up
-// (MillisBehindLatest 0) it waits an idle delay of 200 ms before polling again; while
-// behind it does not idle. On an idle shard that gives a propagation delay of about
+// (MillisBehindLatest 0 and fewer records than the Limit) it waits an idle delay of 200 ms
+// before polling again; while behind it does not idle. On an idle shard that gives a propagation delay of about
 // 200 ms, and uses the shard's whole call rate: with several applications polling one
 // stream, lower WithMaxCallsPerSecond or raise WithIdleDelay.
 //

@@ -139,7 +139,7 @@ func (f *fetcher) getRecords(ctx context.Context) (fetchedBatch, error) {
 
 	bytes := recordBytes(out.Records)
 	behind := aws.ToInt64(out.MillisBehindLatest)
-	f.pacer.observe(time.Now(), bytes, behind)
+	f.pacer.observe(time.Now(), bytes, behind, len(out.Records) >= int(f.cfg.maxRecords))
 	f.cfg.metrics.OnGetRecords(f.shardID, len(out.Records), bytes, behind, took)
 
 	b := fetchedBatch{Batch: Batch{ShardID: f.shardID, Records: out.Records, MillisBehindLatest: behind}, bytes: bytes}

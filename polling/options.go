@@ -128,8 +128,8 @@ func WithLargeResponsePause(threshold int64, pause time.Duration) Option {
 }
 
 // WithIdleDelay sets how long the reader waits after a response that shows it is caught up
-// (MillisBehindLatest 0) before it polls again (default 200 ms). While behind it does not
-// wait beyond the rate limits.
+// (MillisBehindLatest 0 and fewer records than the Limit) before it polls again (default
+// 200 ms). While behind it does not wait beyond the rate limits.
 func WithIdleDelay(d time.Duration) Option {
 	return func(c *config) error {
 		if d < 0 {

@@ -11,8 +11,10 @@ import "time"
 //     charged with each response; while it is in debt no call starts, so the average
 //     stays at or below the rate however large single responses are;
 //   - after a response of largeBytes or more, wait largePause;
-//   - after a response that shows the shard caught up (MillisBehindLatest 0), wait
-//     idleDelay; while behind there is no such wait.
+//   - after a response that shows the shard caught up, wait idleDelay; while behind
+//     there is no such wait. Caught up means MillisBehindLatest 0 and a response below
+//     the Limit: a full response says more records are waiting even when they all
+//     arrived in the same millisecond as the latest one (MillisBehindLatest then is 0).
 type pacer struct {
 	minInterval    time.Duration
 	bytesPerSecond int64
@@ -75,14 +77,15 @@ func (p *pacer) delay(now time.Time) time.Duration {
 // started records that a call (successful or not) started at now.
 func (p *pacer) started(now time.Time) { p.lastStart = now }
 
-// observe records a response of bytes that arrived at now.
-func (p *pacer) observe(now time.Time, bytes int, millisBehindLatest int64) {
+// observe records a response of bytes that arrived at now; full says it had as many
+// records as the call's Limit allowed.
+func (p *pacer) observe(now time.Time, bytes int, millisBehindLatest int64, full bool) {
 	p.refill(now)
 	p.tokens -= int64(bytes) * nanobytes
 	if int64(bytes) >= p.largeBytes {
 		p.notBefore = later(p.notBefore, now.Add(p.largePause))
 	}
-	if millisBehindLatest == 0 {
+	if millisBehindLatest == 0 && !full {
 		p.notBefore = later(p.notBefore, now.Add(p.idleDelay))
 	}
 }

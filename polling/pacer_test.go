@@ -13,6 +13,7 @@ type response struct {
 	took   time.Duration
 	bytes  int
 	behind int64
+	full   bool
 }
 
 // simulate runs a reader's pacing loop on synctest's fake clock for d: wait as the pacer
@@ -37,7 +38,7 @@ func simulateAfterIdle(t *testing.T, cfg config, idle, d time.Duration, next fun
 		starts = append(starts, time.Now())
 		p.started(time.Now())
 		time.Sleep(r.took)
-		p.observe(time.Now(), r.bytes, r.behind)
+		p.observe(time.Now(), r.bytes, r.behind, r.full)
 		bytes = append(bytes, r.bytes)
 	}
 	return starts, bytes
@@ -122,7 +123,7 @@ func TestPacerPausesAfterLargeResponse(t *testing.T) {
 		p := newPacer(&cfg, time.Now())
 		p.started(time.Now())
 		time.Sleep(40 * time.Millisecond)
-		p.observe(time.Now(), 10<<20, 5000)
+		p.observe(time.Now(), 10<<20, 5000, false)
 		arrived := time.Now()
 		time.Sleep(p.delay(time.Now()))
 		if waited := time.Since(arrived); waited != 5*time.Second {
@@ -131,7 +132,7 @@ func TestPacerPausesAfterLargeResponse(t *testing.T) {
 		// Just below the threshold there is no pause (the rate limit alone applies).
 		p.started(time.Now())
 		time.Sleep(40 * time.Millisecond)
-		p.observe(time.Now(), 10<<20-1, 5000)
+		p.observe(time.Now(), 10<<20-1, 5000, false)
 		if d := p.delay(time.Now()); d != 160*time.Millisecond {
 			t.Fatalf("after a response just under 10 MiB: wait %v, want 160ms", d)
 		}
@@ -144,7 +145,7 @@ func TestPacerDefaultBytesRuleAloneWaitsAfter10MiB(t *testing.T) {
 		cfg.largePause = 0 // the byte budget alone: 8 MiB of debt at 2 MiB/s
 		p := newPacer(&cfg, time.Now())
 		p.started(time.Now())
-		p.observe(time.Now(), 10<<20, 5000)
+		p.observe(time.Now(), 10<<20, 5000, false)
 		if d := p.delay(time.Now()); d != 4*time.Second {
 			t.Fatalf("wait %v, want 4s", d)
 		}
@@ -153,11 +154,18 @@ func TestPacerDefaultBytesRuleAloneWaitsAfter10MiB(t *testing.T) {
 
 func TestPacerNoIdleWaitWhileBehind(t *testing.T) {
 	tests := map[string]struct {
-		took, want time.Duration
+		took   time.Duration
+		behind int64
+		full   bool
+		want   time.Duration
 	}{
-		"slow call":      {300 * time.Millisecond, 0},
-		"call of 200 ms": {200 * time.Millisecond, 0},
-		"fast call":      {50 * time.Millisecond, 150 * time.Millisecond}, // the call rate only
+		"slow call":      {300 * time.Millisecond, 1, false, 0},
+		"call of 200 ms": {200 * time.Millisecond, 1, false, 0},
+		"fast call":      {50 * time.Millisecond, 1, false, 150 * time.Millisecond}, // the call rate only
+		// MillisBehindLatest 0, but the response was full: more records are waiting.
+		"full response, slow":   {300 * time.Millisecond, 0, true, 0},
+		"full response, fast":   {50 * time.Millisecond, 0, true, 150 * time.Millisecond},
+		"full and behind, slow": {300 * time.Millisecond, 2, true, 0},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -165,7 +173,7 @@ func TestPacerNoIdleWaitWhileBehind(t *testing.T) {
 				p := newPacer(new(defaultConfig()), time.Now())
 				p.started(time.Now())
 				time.Sleep(tc.took)
-				p.observe(time.Now(), 1000, 1) // 1 ms behind
+				p.observe(time.Now(), 1000, tc.behind, tc.full)
 				if d := p.delay(time.Now()); d != tc.want {
 					t.Fatalf("wait %v while behind, want %v", d, tc.want)
 				}
@@ -190,7 +198,7 @@ func TestPacerIdleDelayWhenCaughtUp(t *testing.T) {
 				p := newPacer(&cfg, time.Now())
 				p.started(time.Now())
 				time.Sleep(tc.took)
-				p.observe(time.Now(), 0, 0)
+				p.observe(time.Now(), 0, 0, false)
 				if d := p.delay(time.Now()); d != tc.want {
 					t.Fatalf("wait %v when caught up, want %v", d, tc.want)
 				}
