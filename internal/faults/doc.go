@@ -64,4 +64,15 @@
 //	StreamException{AfterEvents: n, Type: "InternalFailureException"}  n events, then an exception inside the stream
 //
 // FaultFunc adapts a function for anything else.
+//
+// # A race in the SDK, not in this package
+//
+// smithy-go v1.28.8 (as pinned) shares one event-stream codec between all SubscribeToShard
+// streams of a *kinesis.Client without a lock (aws/smithy-go#714), so -race fails any test
+// in which two subscriptions of one client overlap, with or without this package. Giving each
+// call a protocol of its own avoids it:
+//
+//	client.SubscribeToShard(ctx, in, func(o *kinesis.Options) {
+//		o.Protocol = awsjson.New11(schemas.Kinesis_20131202) // smithy-go/transport/http/protocol/awsjson, service/kinesis/schemas
+//	})
 package faults
