@@ -62,6 +62,14 @@
 //	CutStream{AfterEvents: n, Err: ConnReset(nil)}   n events, then a connection reset
 //	HangStream{AfterEvents: n}                       n events, then silence until the caller closes or its context ends
 //	StreamException{AfterEvents: n, Type: "InternalFailureException"}  n events, then an exception inside the stream
+//	EndShard{Children: children}                     the shard's events until caught up, then a final event with
+//	                                                 ChildShards and no ContinuationSequenceNumber, then the end
+//
+// kinesis-local never ends a subscription to a closed shard; EndShard is how the enhanced
+// fan-out shard-end path is exercised. ChildrenOf(ctx, client, stream, shardID) lists a
+// closed shard's children from ListShards, as Kinesis reports them. EndShard takes the first
+// event with no records and MillisBehindLatest 0 as caught up; set LastSequenceNumber (the
+// shard's last record) to wait for that record in any case.
 //
 // FaultFunc adapts a function for anything else.
 //

@@ -83,13 +83,14 @@ func (s streamTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // FuzzRelay feeds arbitrary bytes through a stream fault that never triggers: the caller
 // must read exactly the emulator's bytes, whatever they are, and nothing may panic.
+// EndShard parses event payloads, so it runs on the same input too.
 func FuzzRelay(f *testing.F) {
 	f.Add(scriptedStream(f))
 	f.Add(scriptedStream(f)[:37])
 	f.Add([]byte{})
 	f.Add([]byte{0, 0, 0, 16, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		for _, fault := range []faults.Fault{faults.CutStream{AfterEvents: 1 << 30}} {
+		for _, fault := range []faults.Fault{faults.CutStream{AfterEvents: 1 << 30}, faults.EndShard{}} {
 			req, _ := http.NewRequest(http.MethodPost, "http://scripted.invalid/", nil)
 			resp, err := fault.Inject(faults.Call{}, req, streamTransport(data))
 			if err != nil {
