@@ -90,7 +90,9 @@ func (f *fetcher) renewIterator(ctx context.Context) error {
 		if err := sleep(ctx, time.Until(f.retryAt)); err != nil {
 			return err
 		}
-		out, err := f.client.GetShardIterator(ctx, f.stream.iteratorInput(f.shardID, pos))
+		callCtx, cancel := context.WithTimeout(ctx, f.cfg.callTimeout)
+		out, err := f.client.GetShardIterator(callCtx, f.stream.iteratorInput(f.shardID, pos))
+		cancel()
 		if err == nil && out.ShardIterator != nil {
 			f.iterator = out.ShardIterator
 			f.retry.reset()
@@ -104,6 +106,9 @@ func (f *fetcher) renewIterator(ctx context.Context) error {
 			return context.Cause(ctx)
 		}
 		class := classify(err)
+		if errors.Is(err, context.DeadlineExceeded) {
+			class = classTransient // the call timed out, not the reader
+		}
 		switch class {
 		case classThrottled:
 			f.cfg.metrics.OnThrottle(f.shardID)
@@ -126,7 +131,9 @@ func (f *fetcher) getRecords(ctx context.Context) (fetchedBatch, error) {
 	}
 	start := time.Now()
 	f.pacer.started(start)
-	out, err := f.client.GetRecords(ctx, in)
+	callCtx, cancel := context.WithTimeout(ctx, f.cfg.callTimeout)
+	out, err := f.client.GetRecords(callCtx, in)
+	cancel()
 	if err != nil {
 		if ctx.Err() != nil {
 			return fetchedBatch{}, context.Cause(ctx)
@@ -156,6 +163,9 @@ func (f *fetcher) getRecords(ctx context.Context) (fetchedBatch, error) {
 
 func (f *fetcher) recover(err error) error {
 	class := classify(err)
+	if errors.Is(err, context.DeadlineExceeded) {
+		class = classTransient // the call timed out, not the reader
+	}
 	switch class {
 	case classThrottled:
 		f.cfg.metrics.OnThrottle(f.shardID)

@@ -44,6 +44,7 @@ type config struct {
 	readAheadBytes  int64
 	retryInitial    time.Duration
 	retryMax        time.Duration
+	callTimeout     time.Duration
 	logger          *slog.Logger
 	metrics         Metrics
 	refreshAfterErr int
@@ -63,6 +64,7 @@ func defaultConfig() config {
 		readAheadBytes: 8 << 20, // as KCL's prefetch
 		retryInitial:   100 * time.Millisecond,
 		retryMax:       5 * time.Second,
+		callTimeout:    30 * time.Second, // as KCL's kinesisRequestTimeout
 		logger:         slog.New(slog.DiscardHandler),
 		metrics:        nopMetrics{},
 		// After this many transient GetRecords failures in a row the iterator itself is
@@ -169,6 +171,18 @@ func WithRetryBackoff(initial, max time.Duration) Option {
 			return invalid("WithRetryBackoff", "max %v is below initial %v", max, initial)
 		}
 		c.retryInitial, c.retryMax = initial, max
+		return nil
+	}
+}
+
+// WithCallTimeout bounds each GetRecords and GetShardIterator call (default 30 s); a call
+// that takes longer, e.g. on a connection that went silent, is abandoned and retried.
+func WithCallTimeout(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return invalid("WithCallTimeout", "%v is not positive", d)
+		}
+		c.callTimeout = d
 		return nil
 	}
 }

@@ -27,6 +27,7 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		"read-ahead bytes":     {WithReadAhead(1, 0), "WithReadAhead: bytes 0 is not positive"},
 		"backoff initial":      {WithRetryBackoff(0, time.Second), "WithRetryBackoff: initial 0s is not positive"},
 		"backoff max":          {WithRetryBackoff(time.Second, time.Millisecond), "WithRetryBackoff: max 1ms is below initial 1s"},
+		"call timeout zero":    {WithCallTimeout(0), "WithCallTimeout: 0s is not positive"},
 		"nil logger":           {WithLogger(nil), "WithLogger: nil logger"},
 		"nil metrics":          {WithMetrics(nil), "WithMetrics: nil Metrics"},
 	}
@@ -50,14 +51,14 @@ func TestNewAppliesOptionsOverDefaults(t *testing.T) {
 	client := kinesis.New(kinesis.Options{Region: "us-east-1"})
 	p, err := New(client, WithMaxRecords(7), WithMaxCallsPerSecond(2), WithMaxBytesPerSecond(1000),
 		WithLargeResponsePause(100, time.Second), WithIdleDelay(time.Second), WithReadAhead(9, 99),
-		WithRetryBackoff(time.Millisecond, time.Minute), nil)
+		WithRetryBackoff(time.Millisecond, time.Minute), WithCallTimeout(time.Hour), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := p.cfg
 	if got.maxRecords != 7 || got.callsPerSecond != 2 || got.bytesPerSecond != 1000 || got.largeBytes != 100 ||
 		got.largePause != time.Second || got.idleDelay != time.Second || got.readAheadCount != 9 ||
-		got.readAheadBytes != 99 || got.retryInitial != time.Millisecond || got.retryMax != time.Minute {
+		got.readAheadBytes != 99 || got.retryInitial != time.Millisecond || got.retryMax != time.Minute || got.callTimeout != time.Hour {
 		t.Errorf("options not applied: %+v", got)
 	}
 	if _, err := New(nil); err == nil {
