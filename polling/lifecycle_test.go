@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 
 	"github.com/kclgo/kcl/internal/faults"
@@ -20,12 +21,17 @@ import (
 
 // newFaultyClient returns a Kinesis client whose calls pass through inj, on a transport of
 // its own that the test can close. sdkRetries false turns the SDK's retries off, so the
-// reader itself sees every fault.
+// reader itself sees every fault; true keeps the SDK's 3 attempts, with short backoffs.
 func newFaultyClient(env *testenv.Env, inj *faults.Injector, sdkRetries bool) (*kinesis.Client, *http.Transport) {
 	tr := testenv.NewTransport()
 	client := env.NewKinesis(nil, func(o *kinesis.Options) {
 		o.HTTPClient = &http.Client{Transport: inj.Wrap(tr)}
-		if !sdkRetries {
+		if sdkRetries {
+			o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) {
+				so.MaxAttempts = 3
+				so.MaxBackoff = 50 * time.Millisecond
+			})
+		} else {
 			o.Retryer = aws.NopRetryer{}
 		}
 	})
