@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"crypto/md5"
 	"fmt"
+	"slices"
 	"strings"
+	"unsafe"
 
 	"google.golang.org/protobuf/encoding/protowire"
 )
@@ -55,9 +57,16 @@ type Result struct {
 
 // Deaggregator expands Kinesis records into user records. Its zero value keeps every
 // user record; NewDeaggregator makes one that filters by hash key. It reuses internal
-// buffers from call to call, so it is meant to live as long as the shard it reads and
-// is not safe for concurrent use.
+// buffers from call to call, so it is meant to live as long as the shard it reads. It
+// is not safe for concurrent use and must not be copied after first use.
 type Deaggregator struct {
+	// AliasKeys makes the PartitionKey and ExplicitHashKey of user records point into
+	// the Kinesis record's data, as Data does, instead of into copies: nothing is then
+	// allocated at all. Set it only if the data of records passed to Append is never
+	// modified afterwards, which holds for records the AWS SDK decodes; a string whose
+	// bytes change breaks maps and comparisons that hold it.
+	AliasKeys bool
+
 	keep   HashKeyRange
 	filter bool
 
@@ -68,6 +77,8 @@ type Deaggregator struct {
 	ehkHash   []HashKey
 	pkHash    []HashKey // valid where pkHashed is set; filled only when filtering
 	pkHashed  []bool
+	// Copies of key table entries; see copyKeys.
+	keys strings.Builder
 }
 
 type span struct{ start, end int }
@@ -85,8 +96,9 @@ func Deaggregate(rec Record) ([]UserRecord, Result, error) {
 // sub-sequence number 0, and Result.Kind says why. A valid aggregate's user records get
 // the sub-sequence numbers 0..n-1 (user records outside the hash-key range are left out
 // and counted in Result.Dropped). Data is never copied: user records' data alias
-// rec.Data. Key strings are copied, with one allocation per aggregate, so that they stay
-// immutable whatever happens to rec.Data later.
+// rec.Data. Key strings are copied, so that they stay immutable whatever happens to
+// rec.Data later, into buffers shared by successive aggregates: nothing is allocated
+// per user record, and about one allocation per 16 KiB of keys (none with AliasKeys).
 //
 // If the aggregate breaks the schema despite a valid checksum, Append returns dst
 // unchanged and a *CorruptError.
@@ -205,6 +217,7 @@ func (d *Deaggregator) expand(dst []UserRecord, rec Record, pb []byte) ([]UserRe
 		bad = &CorruptError{SequenceNumber: rec.SequenceNumber, UserRecord: -1, Err: err}
 	}
 	dropped := 0
+	dst = slices.Grow(dst, len(d.recSpans))
 	var ur rawRecord
 	for i, s := range d.recSpans {
 		if !ur.parse(pb[s.start:s.end]) {
@@ -214,27 +227,26 @@ func (d *Deaggregator) expand(dst []UserRecord, rec Record, pb []byte) ([]UserRe
 		if bad != nil {
 			continue
 		}
-		if err := ur.check(len(d.pks), len(d.ehks)); err != nil {
-			bad = &CorruptError{SequenceNumber: rec.SequenceNumber, UserRecord: i, Err: err}
+		if !ur.valid(len(d.pks), len(d.ehks)) {
+			bad = &CorruptError{SequenceNumber: rec.SequenceNumber, UserRecord: i, Err: ur.invalid(len(d.pks), len(d.ehks))}
 			continue
 		}
-		ehk := -1
-		if ur.hasEHK {
-			ehk = int(ur.ehk)
+		ehk := ""
+		if ur.has&hasEHK != 0 {
+			ehk = d.ehks[ur.ehk]
 		}
-		if d.filter && !d.inRange(pb, int(ur.pk), ehk) {
+		if d.filter && !d.inRange(pb, &ur) {
 			dropped++
 			continue
 		}
-		// Filled in place: copying a whole UserRecord into dst costs a bulk write
-		// barrier while the GC runs, field stores cost less.
-		dst = append(dst, UserRecord{})
+		// Every field is stored, so the element needs no zeroing first; and field
+		// stores are cheaper than copying a whole struct, which takes a bulk write
+		// barrier while the GC runs.
+		dst = dst[:len(dst)+1]
 		u := &dst[len(dst)-1]
 		u.Data = ur.data[:len(ur.data):len(ur.data)]
 		u.PartitionKey = d.pks[ur.pk]
-		if ehk >= 0 {
-			u.ExplicitHashKey = d.ehks[ehk]
-		}
+		u.ExplicitHashKey = ehk
 		u.SequenceNumber = rec.SequenceNumber
 		u.SubSequenceNumber = uint64(i)
 		u.ApproximateArrivalTimestamp = rec.ApproximateArrivalTimestamp
@@ -267,14 +279,31 @@ func (d *Deaggregator) resolveTables(pb []byte) error {
 	return nil
 }
 
-// copyKeys fills d.pks and d.ehks with copies of the table entries. They must not alias
-// pb, which the caller may reuse, so they share one fresh string: one allocation per
-// aggregate, none per user record. The KPL writes the tables first and together, so the
-// cheapest copy is of the stretch of pb from the first key to the last, field headers
-// included; entries spread out among the records (protobuf allows any order) are packed
-// instead, so that the copy stays about the size of the keys.
+// keyChunk is the smallest buffer the Deaggregator copies keys into. Several aggregates
+// share one, which spreads the cost of an allocation over them; a key kept by the
+// application keeps its whole buffer alive, so it is not larger.
+const keyChunk = 16 << 10
+
+// copyKeys fills d.pks and d.ehks with copies of the table entries, or with strings
+// over pb itself if d.AliasKeys is set. Copies are written to d.keys and cut from it;
+// bytes written there are never written again, so the strings stay immutable.
+//
+// The KPL writes the tables first and together, so the cheapest copy is of the stretch
+// of pb from the first key to the last, field headers included. Entries spread out among
+// the records (protobuf allows any order) are copied one by one instead, so that the
+// copy stays about the size of the keys.
 func (d *Deaggregator) copyKeys(pb []byte) {
-	if len(d.pkSpans)+len(d.ehkSpans) == 0 {
+	n := len(d.pkSpans) + len(d.ehkSpans)
+	if n == 0 {
+		return
+	}
+	if d.AliasKeys {
+		for i, s := range d.pkSpans {
+			d.pks[i] = aliasString(pb[s.start:s.end])
+		}
+		for i, s := range d.ehkSpans {
+			d.ehks[i] = aliasString(pb[s.start:s.end])
+		}
 		return
 	}
 	lo, hi, total := len(pb), 0, 0
@@ -284,8 +313,19 @@ func (d *Deaggregator) copyKeys(pb []byte) {
 		}
 	}
 	// A field header is at most 6 bytes: a one-byte tag and a length under 4 GiB.
-	if hi-lo <= total+6*(len(d.pkSpans)+len(d.ehkSpans)) {
-		keys := string(pb[lo:hi])
+	together := hi-lo <= total+6*n
+	need := total
+	if together {
+		need = hi - lo
+	}
+	if d.keys.Cap()-d.keys.Len() < need {
+		d.keys = strings.Builder{} // strings cut from the old buffer keep it alive
+		d.keys.Grow(max(need, keyChunk))
+	}
+	start := d.keys.Len()
+	if together {
+		d.keys.Write(pb[lo:hi])
+		keys := d.keys.String()[start:]
 		for i, s := range d.pkSpans {
 			d.pks[i] = keys[s.start-lo : s.end-lo]
 		}
@@ -294,20 +334,24 @@ func (d *Deaggregator) copyKeys(pb []byte) {
 		}
 		return
 	}
-	var sb strings.Builder
-	sb.Grow(total)
 	for _, spans := range [2][]span{d.pkSpans, d.ehkSpans} {
 		for _, s := range spans {
-			sb.Write(pb[s.start:s.end])
+			d.keys.Write(pb[s.start:s.end])
 		}
 	}
-	keys := sb.String()
+	keys := d.keys.String()[start:]
 	for i, s := range d.pkSpans {
 		d.pks[i], keys = keys[:s.end-s.start], keys[s.end-s.start:]
 	}
 	for i, s := range d.ehkSpans {
 		d.ehks[i], keys = keys[:s.end-s.start], keys[s.end-s.start:]
 	}
+}
+
+// aliasString returns a string sharing b's bytes, which the caller promises will not
+// change (see Deaggregator.AliasKeys).
+func aliasString(b []byte) string {
+	return unsafe.String(unsafe.SliceData(b), len(b))
 }
 
 // resize returns s with length n, reusing its array when it is large enough.
@@ -320,15 +364,21 @@ func resize[T any](s []T, n int) []T {
 
 // rawRecord is a user record as the protobuf has it, before its indexes are resolved.
 type rawRecord struct {
-	pk, ehk               uint64
-	data                  []byte
-	hasPK, hasEHK         bool
-	hasData, tagMissesKey bool
+	pk, ehk uint64
+	data    []byte
+	has     uint8 // which fields were present: the has* bits
 }
+
+const (
+	hasPK uint8 = 1 << iota
+	hasEHK
+	hasData
+	hasTagWithoutKey
+)
 
 // parse reads a Record message into r; it reports false if b is not wire format.
 func (r *rawRecord) parse(b []byte) bool {
-	*r = rawRecord{}
+	r.has = 0 // the other fields are read only where a bit says they were set
 	for off := 0; off < len(b); {
 		key := uint64(b[off])
 		if key < 0x80 {
@@ -352,9 +402,11 @@ func (r *rawRecord) parse(b []byte) bool {
 			off += n
 			switch key {
 			case keyPartitionKeyIndex:
-				r.pk, r.hasPK = v, true
+				r.pk = v
+				r.has |= hasPK
 			case keyExplicitHashKeyIndex:
-				r.ehk, r.hasEHK = v, true
+				r.ehk = v
+				r.has |= hasEHK
 			default:
 				if v > uint64(len(b)-off) {
 					return false
@@ -362,13 +414,16 @@ func (r *rawRecord) parse(b []byte) bool {
 				field := b[off : off+int(v)]
 				off += int(v)
 				if key == keyData {
-					r.data, r.hasData = field, true
+					r.data = field
+					r.has |= hasData
 				} else {
 					hasKey, ok := parseTag(field)
 					if !ok {
 						return false
 					}
-					r.tagMissesKey = r.tagMissesKey || !hasKey
+					if !hasKey {
+						r.has |= hasTagWithoutKey
+					}
 				}
 			}
 		default:
@@ -403,19 +458,24 @@ func parseTag(b []byte) (hasKey, ok bool) {
 	return hasKey, true
 }
 
-// check validates r against the schema and the table sizes.
-func (r *rawRecord) check(pks, ehks int) error {
+// valid reports whether r satisfies the schema and its indexes fit tables of the given
+// sizes. It is the cheap test run for every user record; invalid says what is wrong.
+func (r *rawRecord) valid(pks, ehks int) bool {
+	return r.has&(hasPK|hasData|hasTagWithoutKey) == hasPK|hasData &&
+		r.pk < uint64(pks) && (r.has&hasEHK == 0 || r.ehk < uint64(ehks))
+}
+
+func (r *rawRecord) invalid(pks, ehks int) error {
 	switch {
-	case !r.hasPK:
+	case r.has&hasPK == 0:
 		return fmt.Errorf("%w: partition_key_index", ErrMissingField)
-	case !r.hasData:
+	case r.has&hasData == 0:
 		return fmt.Errorf("%w: data", ErrMissingField)
-	case r.tagMissesKey:
+	case r.has&hasTagWithoutKey != 0:
 		return fmt.Errorf("%w: tags.key", ErrMissingField)
 	case r.pk >= uint64(pks):
 		return fmt.Errorf("%w: partition_key_index %d, table has %d", ErrIndexOutOfRange, r.pk, pks)
-	case r.hasEHK && r.ehk >= uint64(ehks):
+	default:
 		return fmt.Errorf("%w: explicit_hash_key_index %d, table has %d", ErrIndexOutOfRange, r.ehk, ehks)
 	}
-	return nil
 }

@@ -3,7 +3,9 @@ package aggregation
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"unsafe"
 
@@ -260,27 +262,94 @@ func TestDeaggregatorReuse(t *testing.T) {
 func TestAppendAllocations(t *testing.T) {
 	e := NewEncoder(MaxRecordSize)
 	for i := range 50 {
-		e.Add(Entry{Data: []byte("some user data"), PartitionKey: string(rune('a' + i%26))})
+		e.Add(Entry{Data: []byte("some user data"), PartitionKey: fmt.Sprintf("key-%d", i%26)})
 	}
 	agg := testRecord(e.Encode(nil))
 	plain := testRecord([]byte("not aggregated"))
-	var d Deaggregator
 	dst := make([]UserRecord, 0, 64)
-	d.Append(dst, agg) // size the Deaggregator's buffers
+	const calls = 1000
 	tests := map[string]struct {
-		rec  Record
-		want float64
+		rec   Record
+		alias bool
+		max   float64
 	}{
-		"aggregate: the key strings only": {agg, 1},
-		"passthrough":                     {plain, 0},
+		// 26 keys of 5 or 6 bytes: under 200 bytes a call, copied into 16 KiB buffers.
+		"aggregate: buffers for the key strings only": {agg, false, calls*200/keyChunk + 1},
+		"aggregate with AliasKeys":                    {agg, true, 0},
+		"passthrough":                                 {plain, false, 0},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
-			allocs := testing.AllocsPerRun(100, func() { d.Append(dst[:0], tt.rec) })
-			if allocs != tt.want {
-				t.Errorf("%v allocations per call, want %v", allocs, tt.want)
+			d := Deaggregator{AliasKeys: tt.alias}
+			d.Append(dst, tt.rec) // size the Deaggregator's scratch buffers
+			allocs := testing.AllocsPerRun(1, func() {
+				for range calls {
+					d.Append(dst[:0], tt.rec)
+				}
+			})
+			if allocs > tt.max {
+				t.Errorf("%v allocations in %d calls, want at most %v", allocs, calls, tt.max)
 			}
 		})
+	}
+}
+
+func TestAliasKeys(t *testing.T) {
+	pb := pbBuilder(nil).str(fieldPartitionKeyTable, "a").str(fieldExplicitHashKeyTable, "12").
+		bytes(fieldRecords, userRecord(0, 0, "x")).str(fieldPartitionKeyTable, "late").bytes(fieldRecords, userRecord(1, -1, "y"))
+	data := frame(pb)
+	copied, _, err := Deaggregate(testRecord(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := Deaggregator{AliasKeys: true}
+	aliased, _, err := d.Append(nil, testRecord(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(copied, aliased); diff != "" {
+		t.Fatalf("AliasKeys changed the user records (-copied +aliased):\n%s", diff)
+	}
+	inside := func(s string) bool {
+		p := uintptr(unsafe.Pointer(unsafe.StringData(s)))
+		base := uintptr(unsafe.Pointer(unsafe.SliceData(data)))
+		return p >= base && p+uintptr(len(s)) <= base+uintptr(len(data))
+	}
+	for _, u := range aliased {
+		if !inside(u.PartitionKey) || (u.ExplicitHashKey != "" && !inside(u.ExplicitHashKey)) {
+			t.Errorf("keys %q/%q were copied", u.PartitionKey, u.ExplicitHashKey)
+		}
+	}
+	for _, u := range copied {
+		if inside(u.PartitionKey) || inside(u.ExplicitHashKey) {
+			t.Errorf("keys %q/%q alias the input without AliasKeys", u.PartitionKey, u.ExplicitHashKey)
+		}
+	}
+}
+
+// Aggregates share the buffer their keys are copied into; keys handed out earlier must
+// not change as later ones are copied.
+func TestKeysSurviveLaterAggregates(t *testing.T) {
+	var d Deaggregator
+	var kept []UserRecord
+	var want []string
+	for i := range 2000 {
+		pk := fmt.Sprintf("key-%d-%s", i, strings.Repeat("x", i%50))
+		ehk := fmt.Sprint(i)
+		pb := pbBuilder(nil).str(fieldPartitionKeyTable, pk).str(fieldExplicitHashKeyTable, ehk).bytes(fieldRecords, userRecord(0, 0, "d"))
+		data := frame(pb)
+		got, _, err := d.Append(nil, testRecord(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		clear(data) // the caller reuses its buffer
+		kept = append(kept, got...)
+		want = append(want, pk+"/"+ehk)
+	}
+	for i, u := range kept {
+		if u.PartitionKey+"/"+u.ExplicitHashKey != want[i] {
+			t.Fatalf("user record %d has keys %q/%q, want %s", i, u.PartitionKey, u.ExplicitHashKey, want[i])
+		}
 	}
 }
 

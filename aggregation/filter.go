@@ -41,21 +41,21 @@ func NewDeaggregator(keep HashKeyRange) *Deaggregator {
 	return &Deaggregator{keep: keep, filter: true}
 }
 
-// inRange reports whether the user record with the given table indexes (ehk < 0: none)
-// belongs to the Deaggregator's range. Partition keys are hashed from pb on first use
-// and remembered for the rest of the aggregate: producers repeat keys, and keys whose
-// records carry an explicit hash key never need hashing.
-func (d *Deaggregator) inRange(pb []byte, pk, ehk int) bool {
+// inRange reports whether user record r belongs to the Deaggregator's range. Partition
+// keys are hashed from pb on first use and remembered for the rest of the aggregate:
+// producers repeat keys, and keys whose records carry an explicit hash key never need
+// hashing.
+func (d *Deaggregator) inRange(pb []byte, r *rawRecord) bool {
 	var h HashKey
-	if ehk >= 0 {
-		h = d.ehkHash[ehk]
+	if r.has&hasEHK != 0 {
+		h = d.ehkHash[r.ehk]
 	} else {
-		if !d.pkHashed[pk] {
-			s := d.pkSpans[pk]
-			d.pkHash[pk] = hashBytes(pb[s.start:s.end])
-			d.pkHashed[pk] = true
+		if !d.pkHashed[r.pk] {
+			s := d.pkSpans[r.pk]
+			d.pkHash[r.pk] = hashBytes(pb[s.start:s.end])
+			d.pkHashed[r.pk] = true
 		}
-		h = d.pkHash[pk]
+		h = d.pkHash[r.pk]
 	}
 	return d.keep.Contains(h)
 }

@@ -120,10 +120,16 @@ func checkDeaggregate(t *testing.T, data []byte, split HashKey) {
 		checkReencode(t, users)
 	}
 
-	// Decoding again with the same Deaggregator gives the same answer.
+	// Decoding again with the same Deaggregator gives the same answer, and so does
+	// one that does not copy the keys.
 	again, res2, err2 := d.Append(nil, rec)
 	if res2 != res || (err == nil) != (err2 == nil) || !sameUserRecords(again, users) {
 		t.Fatal("a second decode with the same Deaggregator differs")
+	}
+	aliasing := Deaggregator{AliasKeys: true}
+	aliased, res3, err3 := aliasing.Append(nil, rec)
+	if res3 != res || (err == nil) != (err3 == nil) || !sameUserRecords(aliased, users) {
+		t.Fatal("a decode with AliasKeys differs")
 	}
 
 	checkFilter(t, rec, split, users, res, err)
