@@ -1,0 +1,144 @@
+package efo_test
+
+import (
+	"bytes"
+	"crypto/tls"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/kclgo/kcl/efo"
+	"github.com/kclgo/kcl/internal/efoshim"
+	"github.com/kclgo/kcl/internal/testenv"
+)
+
+// TestHTTPVersions reads two shards at once over each way a client can talk to
+// kinesis-local: HTTP/1.1 on the plain port (testenv's client), h2c on the plain port, h2
+// over TLS and HTTP/1.1 over TLS, the last three on transports built by efo.NewHTTPClient.
+// Every response must come over the expected protocol, every record must arrive, and an
+// https subscription over HTTP/1 must be logged as a warning.
+func TestHTTPVersions(t *testing.T) {
+	env := testenv.New(t)
+	tests := []struct {
+		name     string
+		tls      bool
+		protos   func(*http.Protocols)
+		wantH2   bool
+		wantWarn bool
+	}{
+		{"HTTP/1.1 plain", false, func(p *http.Protocols) { p.SetHTTP1(true) }, false, false},
+		{"h2c", false, func(p *http.Protocols) { p.SetUnencryptedHTTP2(true) }, true, false},
+		{"h2 over TLS", true, nil, true, false},
+		{"HTTP/1.1 over TLS", true, func(p *http.Protocols) { p.SetHTTP1(true) }, false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			endpoint := env.KinesisEndpoint
+			if tt.tls {
+				if env.KinesisTLSEndpoint == "" {
+					t.Fatalf("%s is not set", testenv.EnvKinesisTLSEndpoint)
+				}
+				endpoint = env.KinesisTLSEndpoint
+			}
+			tr := efo.NewHTTPClient(func(tr *http.Transport) {
+				if tt.protos != nil {
+					tr.Protocols = new(http.Protocols)
+					tt.protos(tr.Protocols)
+				}
+				if tt.tls {
+					// kinesis-local's certificate is self-signed; only this test's transport trusts it.
+					tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}
+				}
+			}).GetTransport()
+			t.Cleanup(tr.CloseIdleConnections)
+			counter := &countingTransport{base: tr}
+			client := env.NewKinesis(nil, func(o *kinesis.Options) {
+				o.BaseEndpoint = aws.String(endpoint)
+				o.HTTPClient = &http.Client{Transport: efoshim.Wrap(counter)}
+			})
+			var logs syncBuffer
+			logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+
+			stream := env.CreateStream(t, 2)
+			c := newConsumer(t, client, stream, efo.WithLogger(logger))
+			var readers []*reader
+			for _, sh := range stream.Shards(t) {
+				readers = append(readers, newReader(t, subscribe(t, c, *sh.ShardId, efo.StartPosition{Type: types.ShardIteratorTypeTrimHorizon})))
+			}
+			want := testenv.ByShard(stream.PutN(t, "proto", 100))
+			for _, r := range readers {
+				expectExactly(t, r.until(len(want[r.sub.ShardID()]), 20*time.Second), want[r.sub.ShardID()])
+			}
+			h2, other := counter.h2.Load(), counter.other.Load()
+			if tt.wantH2 && (h2 == 0 || other != 0) || !tt.wantH2 && (h2 != 0 || other == 0) {
+				t.Fatalf("%d responses over HTTP/2, %d over others; want HTTP/2 %v", h2, other, tt.wantH2)
+			}
+			warned := strings.Contains(logs.String(), "Kinesis needs HTTP/2")
+			if warned != tt.wantWarn {
+				t.Fatalf("warned about HTTP/1 %v, want %v; log:\n%s", warned, tt.wantWarn, logs.String())
+			}
+		})
+	}
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// countingTransport counts the body bytes of SubscribeToShard responses read through it and
+// notes the protocol of every response.
+type countingTransport struct {
+	base      http.RoundTripper
+	bodyBytes atomic.Int64
+	h2        atomic.Int64 // responses over HTTP/2
+	other     atomic.Int64 // responses over anything else
+}
+
+func (c *countingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := c.base.RoundTrip(req)
+	if err != nil {
+		return resp, err
+	}
+	if resp.ProtoMajor == 2 {
+		c.h2.Add(1)
+	} else {
+		c.other.Add(1)
+	}
+	if strings.HasSuffix(req.Header.Get("X-Amz-Target"), ".SubscribeToShard") {
+		resp.Body = &countingBody{ReadCloser: resp.Body, n: &c.bodyBytes}
+	}
+	return resp, nil
+}
+
+type countingBody struct {
+	io.ReadCloser
+	n *atomic.Int64
+}
+
+func (b *countingBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.n.Add(int64(n))
+	return n, err
+}
