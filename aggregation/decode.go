@@ -100,8 +100,8 @@ func Deaggregate(rec Record) ([]UserRecord, Result, error) {
 // rec.Data later, into buffers shared by successive aggregates: nothing is allocated
 // per user record, and about one allocation per 16 KiB of keys (none with AliasKeys).
 //
-// If the aggregate breaks the schema despite a valid checksum, Append returns dst
-// unchanged and a *CorruptError.
+// If the aggregate breaks the schema despite a valid checksum, Append returns dst with
+// nothing appended and a *CorruptError.
 func (d *Deaggregator) Append(dst []UserRecord, rec Record) ([]UserRecord, Result, error) {
 	kind, pb := unwrap(rec.Data)
 	if kind == Aggregated && !d.scan(pb) {
@@ -217,7 +217,6 @@ func (d *Deaggregator) expand(dst []UserRecord, rec Record, pb []byte) ([]UserRe
 		bad = &CorruptError{SequenceNumber: rec.SequenceNumber, UserRecord: -1, Err: err}
 	}
 	dropped := 0
-	dst = slices.Grow(dst, len(d.recSpans))
 	var ur rawRecord
 	for i, s := range d.recSpans {
 		if !ur.parse(pb[s.start:s.end]) {
@@ -239,9 +238,14 @@ func (d *Deaggregator) expand(dst []UserRecord, rec Record, pb []byte) ([]UserRe
 			dropped++
 			continue
 		}
+		// Grown here rather than for all user records up front: an aggregate of empty,
+		// invalid records would otherwise claim memory for records never delivered.
 		// Every field is stored, so the element needs no zeroing first; and field
 		// stores are cheaper than copying a whole struct, which takes a bulk write
 		// barrier while the GC runs.
+		if len(dst) == cap(dst) {
+			dst = slices.Grow(dst, 1)
+		}
 		dst = dst[:len(dst)+1]
 		u := &dst[len(dst)-1]
 		u.Data = ur.data[:len(ur.data):len(ur.data)]

@@ -130,6 +130,19 @@ func TestCorrupt(t *testing.T) {
 	}
 }
 
+// 100,000 empty user records take 200 KB of protobuf; room for them in dst would take
+// 10 MB, which a corrupt aggregate must not claim.
+func TestCorruptAggregateClaimsNoMemory(t *testing.T) {
+	pb := pbBuilder(nil).str(fieldPartitionKeyTable, "k")
+	for range 100_000 {
+		pb = pb.bytes(fieldRecords, nil)
+	}
+	got, _, err := Deaggregate(testRecord(frame(pb)))
+	if !errors.Is(err, ErrMissingField) || cap(got) != 0 {
+		t.Fatalf("Deaggregate = cap %d, %v; want no room taken and ErrMissingField", cap(got), err)
+	}
+}
+
 func TestCorruptExplicitHashKeyIsAHashKeyError(t *testing.T) {
 	pb := pbBuilder(nil).str(fieldPartitionKeyTable, "k").str(fieldExplicitHashKeyTable, "12a").bytes(fieldRecords, userRecord(0, 0, "x"))
 	_, _, err := Deaggregate(testRecord(frame(pb)))

@@ -18,7 +18,7 @@ import (
 // (see NewDeaggregator) drops the user records that do not belong to that shard.
 //
 // The Encoder keeps the Data slices it is given until it is reset; they must not change
-// before then. It is not safe for concurrent use.
+// before then. It is not safe for concurrent use. Its zero value uses DefaultMaxSize.
 type Encoder struct {
 	maxSize int
 	pks     keyTable
@@ -67,9 +67,6 @@ func (t *keyTable) reset() {
 // (magic, protobuf and checksum), like the KPL's AggregationMaxSize; maxSize <= 0 means
 // DefaultMaxSize.
 func NewEncoder(maxSize int) *Encoder {
-	if maxSize <= 0 {
-		maxSize = DefaultMaxSize
-	}
 	return &Encoder{maxSize: maxSize}
 }
 
@@ -111,7 +108,11 @@ func (e *Encoder) Add(en Entry) (bool, error) {
 		r.size += protowire.SizeTag(fieldExplicitHashKeyIndex) + protowire.SizeVarint(r.ehk)
 	}
 	grow += protowire.SizeTag(fieldRecords) + protowire.SizeBytes(r.size)
-	if len(e.recs) > 0 && overhead+e.pbSize+grow > e.maxSize {
+	limit := e.maxSize
+	if limit <= 0 {
+		limit = DefaultMaxSize
+	}
+	if len(e.recs) > 0 && overhead+e.pbSize+grow > limit {
 		return false, nil
 	}
 

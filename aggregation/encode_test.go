@@ -88,13 +88,23 @@ func TestEncoderSizeLimit(t *testing.T) {
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("Add results (-want +got):\n%s", diff)
 			}
-			if e.Len() > 1 && e.Size() > e.maxSize {
-				t.Errorf("aggregate of %d bytes exceeds the limit %d", e.Size(), e.maxSize)
+			if e.Len() > 1 && tt.maxSize > 0 && e.Size() > tt.maxSize {
+				t.Errorf("aggregate of %d bytes exceeds the limit %d", e.Size(), tt.maxSize)
 			}
 		})
 	}
-	if NewEncoder(0).maxSize != DefaultMaxSize || DefaultMaxSize != 51200 {
-		t.Errorf("default limit %d, want the KPL's AggregationMaxSize default 51200", NewEncoder(0).maxSize)
+	if DefaultMaxSize != 51200 {
+		t.Errorf("DefaultMaxSize = %d, want the KPL's AggregationMaxSize default 51200", DefaultMaxSize)
+	}
+	// The zero value and NewEncoder(0) both pack up to DefaultMaxSize.
+	big := Entry{Data: make([]byte, DefaultMaxSize/2-100), PartitionKey: "p"}
+	for name, e := range map[string]*Encoder{"zero value": {}, "NewEncoder(0)": NewEncoder(0)} {
+		ok1, _ := e.Add(big)
+		ok2, _ := e.Add(big)
+		ok3, _ := e.Add(big)
+		if !ok1 || !ok2 || ok3 || e.Size() > DefaultMaxSize {
+			t.Errorf("%s: Add = %v %v %v, size %d; want two records within %d bytes", name, ok1, ok2, ok3, e.Size(), DefaultMaxSize)
+		}
 	}
 }
 
