@@ -23,11 +23,14 @@
 // # Faults
 //
 // Throttling is retried after a jittered exponential backoff, as are transient failures
-// (5xx answers, cut connections). An expired iterator is replaced by one right after the
-// last record the reader handed on, or at the start position when it handed on none. When
-// nothing was handed on from LATEST, the fresh iterator is at the then latest record, so
-// records that arrived while the first iterator expired are not read. Errors are told
-// apart by the SDK's error types and codes, never by their text.
+// (5xx answers, cut connections, calls beyond WithCallTimeout), without limit: each retry
+// is logged, and throttles reach Metrics. Three transient GetRecords failures in a row
+// also replace the iterator. An expired iterator is replaced by one right after the last
+// record the reader handed on (delivered or held in its read-ahead), or at the start
+// position when it handed on none. From LATEST with nothing handed on that is the latest
+// record again, so records put between the first iterator and the fresh one would be
+// skipped (none can be there unless the first iterator expired before they were polled).
+// Errors are told apart by the SDK's error types and codes, never by their text.
 //
 // # Backpressure
 //

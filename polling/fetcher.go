@@ -182,7 +182,11 @@ func (f *fetcher) recover(err error) error {
 	default:
 		return &PermanentError{ShardID: f.shardID, Op: "GetRecords", Err: err}
 	}
-	f.log.Warn("polling: GetRecords failed, retrying", "class", class.String(),
+	level := slog.LevelWarn
+	if class == classExpired {
+		level = slog.LevelInfo // routine after a consumer stalled for minutes
+	}
+	f.log.Log(context.Background(), level, "polling: GetRecords failed, retrying", "class", class.String(),
 		"wait", max(0, time.Until(f.retryAt)), "new_iterator", f.iterator == nil, "err", err)
 	return errRetry
 }
