@@ -1,0 +1,225 @@
+package leases
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/kclgo/kcl/checkpointer"
+)
+
+// The writes of one tenure. Functions here take the tenure's write lock themselves or say
+// that the caller holds it.
+
+// markLost ends tn: closes Done, forgets it, queues the Lost event. The
+// write lock must be held.
+func (c *Coordinator) markLost(tn *tenure, reason LostReason, newOwner string) {
+	if tn.lost {
+		return
+	}
+	tn.lost, tn.reason = true, reason
+	close(tn.done)
+	c.mu.Lock()
+	if c.held[tn.key] == tn {
+		delete(c.held, tn.key)
+	}
+	c.mu.Unlock()
+	c.events.push(Event{Type: Lost, Lease: tn.lease, Reason: reason, NewOwner: newOwner, coordinator: c})
+	c.cfg.metrics.LeaseLost(tn.key, reason)
+	level := slog.LevelWarn
+	if reason == LostReleased || reason == LostStopped {
+		level = slog.LevelInfo
+	}
+	c.log.LogAttrs(context.Background(), level, "lease lost",
+		slog.String("lease", tn.key), slog.String("reason", reason.String()), slog.String("newOwner", newOwner))
+}
+
+func lostError(tn *tenure) error {
+	return fmt.Errorf("lease %s: %w (%v)", tn.key, ErrLeaseLost, tn.reason)
+}
+
+// expireIfStale ends tn when no write of ours succeeded for the failover time: other workers
+// may consider it expired by now. The write lock must be held.
+func (c *Coordinator) expireIfStale(tn *tenure) bool {
+	if time.Since(tn.lastRenewed) >= c.cfg.failover {
+		c.markLost(tn, LostExpired, "")
+		return true
+	}
+	return false
+}
+
+// writeKind says how fencedWrite settles a refused condition.
+type writeKind int
+
+const (
+	renewWrite writeKind = iota
+	checkpointWrite
+	releaseWrite
+)
+
+// fencedWrite runs op with the tenure's counter; the write lock must be held and tn not lost. On
+// success the counter is bumped and the renewal time set. When the table refuses the
+// condition, the row is read back: gone, or owned by somebody else, means the lease is lost
+// (Lost is emitted and the error wraps ErrLeaseLost). Still ours means a write of ours was
+// applied without us seeing the answer (an SDK retry after a lost response): the row's
+// counter is adopted and, unless that write already did the job, op runs once more. A
+// second refusal then means someone else writes as this worker (LostConflict).
+func (c *Coordinator) fencedWrite(ctx context.Context, tn *tenure, kind writeKind, position checkpointer.ExtendedSequenceNumber, op func(counter int64) error) error {
+	sent := time.Now()
+	err := op(tn.lease.Counter)
+	if err == nil {
+		tn.lease.Counter++
+		tn.lastRenewed = sent
+		tn.publish()
+		return nil
+	}
+	if !isConditionFailed(err) {
+		return err
+	}
+	row, found, gerr := c.store.get(ctx, tn.key)
+	var rowErr *RowError
+	switch {
+	case errors.As(gerr, &rowErr):
+		c.markLost(tn, LostDeleted, "")
+	case gerr != nil:
+		// Unknown state: keep the lease; the next renewal settles it.
+		return fmt.Errorf("lease %s: write refused, and reading it back failed: %w", tn.key, gerr)
+	case !found:
+		c.markLost(tn, LostDeleted, "")
+	case row.Owner == "" && kind == releaseWrite:
+		c.markLost(tn, LostReleased, "") // our release was applied
+		return nil
+	case row.Owner != c.workerID:
+		c.markLost(tn, LostTaken, row.Owner)
+	}
+	if tn.lost {
+		return lostError(tn)
+	}
+	c.log.LogAttrs(ctx, slog.LevelDebug, "adopting the counter of a write applied without an answer",
+		slog.String("lease", tn.key), slog.Int64("ours", tn.lease.Counter), slog.Int64("table", row.Counter))
+	tn.lease.Counter = row.Counter
+	tn.publish()
+	if kind == checkpointWrite && row.Checkpoint == position {
+		return nil
+	}
+	sent = time.Now()
+	err = op(tn.lease.Counter)
+	switch {
+	case err == nil:
+		tn.lease.Counter++
+		tn.lastRenewed = sent
+		tn.publish()
+		return nil
+	case isConditionFailed(err):
+		c.markLost(tn, LostConflict, "")
+		return lostError(tn)
+	}
+	return err
+}
+
+// renewResult is the outcome of one renewal attempt.
+type renewResult int
+
+const (
+	renewed renewResult = iota
+	renewSkipped
+	renewFailed
+	renewLost
+)
+
+// renewTenure renews tn unless another write of it is in flight (that write renews it too).
+func (c *Coordinator) renewTenure(ctx context.Context, tn *tenure) renewResult {
+	if !tn.wlock.tryLock() {
+		return renewSkipped
+	}
+	defer tn.wlock.unlock()
+	if tn.lost || c.expireIfStale(tn) {
+		return renewLost
+	}
+	rctx, cancel := context.WithTimeout(ctx, c.cfg.renewInterval)
+	defer cancel()
+	err := c.fencedWrite(rctx, tn, renewWrite, checkpointer.ExtendedSequenceNumber{}, func(counter int64) error {
+		return c.store.renew(rctx, tn.key, c.workerID, counter)
+	})
+	switch {
+	case err == nil:
+		return renewed
+	case errors.Is(err, ErrLeaseLost):
+		return renewLost
+	case ctx.Err() == nil:
+		c.log.LogAttrs(ctx, slog.LevelWarn, "lease renewal failed; retrying next cycle",
+			slog.String("lease", tn.key), slog.Any("error", err))
+	}
+	return renewFailed
+}
+
+func (c *Coordinator) checkpointTenure(ctx context.Context, tn *tenure, position checkpointer.ExtendedSequenceNumber, children []string) error {
+	if position.IsZero() {
+		return fmt.Errorf("checkpoint lease %s: no position", tn.key)
+	}
+	if err := tn.wlock.lock(ctx); err != nil {
+		return fmt.Errorf("checkpoint lease %s: %w", tn.key, err)
+	}
+	defer tn.wlock.unlock()
+	if tn.lost || c.expireIfStale(tn) {
+		return lostError(tn)
+	}
+	err := c.fencedWrite(ctx, tn, checkpointWrite, position, func(counter int64) error {
+		return c.store.checkpoint(ctx, tn.key, c.workerID, counter, position, children)
+	})
+	switch {
+	case err == nil:
+		tn.lease.Checkpoint = position
+		tn.lease.OwnerSwitchesSinceCheckpoint = 0
+		tn.lease.PendingCheckpoint = checkpointer.ExtendedSequenceNumber{}
+		tn.lease.PendingCheckpointState = nil
+		if len(children) > 0 {
+			tn.lease.ChildShardIDs = append([]string(nil), children...)
+		}
+		tn.publish()
+		return nil
+	case errors.Is(err, ErrLeaseLost):
+		return err
+	}
+	return fmt.Errorf("checkpoint lease %s at %v: %w", tn.key, position, err)
+}
+
+// releaseTenure releases tn, retrying throttling with backoff until ctx ends.
+func (c *Coordinator) releaseTenure(ctx context.Context, tn *tenure) error {
+	if err := tn.wlock.lock(ctx); err != nil {
+		return fmt.Errorf("release lease %s: %w", tn.key, err)
+	}
+	defer tn.wlock.unlock()
+	var wait interface{ NextBackOff() time.Duration }
+	for {
+		if tn.lost || c.expireIfStale(tn) {
+			return lostError(tn)
+		}
+		err := c.fencedWrite(ctx, tn, releaseWrite, checkpointer.ExtendedSequenceNumber{}, func(counter int64) error {
+			return c.store.release(ctx, tn.key, c.workerID, counter)
+		})
+		switch {
+		case err == nil:
+			c.markLost(tn, LostReleased, "")
+			return nil
+		case errors.Is(err, ErrLeaseLost):
+			return err
+		case ctx.Err() != nil:
+			return fmt.Errorf("release lease %s: %w", tn.key, context.Cause(ctx))
+		case !checkpointer.IsThrottling(err):
+			return fmt.Errorf("release lease %s: %w", tn.key, err)
+		}
+		if wait == nil {
+			wait = newThrottleBackoff()
+		}
+		t := time.NewTimer(wait.NextBackOff())
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("release lease %s: %w", tn.key, context.Cause(ctx))
+		case <-t.C:
+		}
+	}
+}
