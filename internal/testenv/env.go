@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -54,13 +55,23 @@ func New(t testing.TB) *Env {
 	if testing.Short() {
 		t.Skip("needs the local emulators; skipped under -short")
 	}
+	e, err := FromEnvironment()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// FromEnvironment is New for code that has no testing.TB, such as a worker process that a
+// test starts.
+func FromEnvironment() (*Env, error) {
 	e := &Env{
 		KinesisEndpoint:    os.Getenv(EnvKinesisEndpoint),
 		KinesisTLSEndpoint: os.Getenv(EnvKinesisTLSEndpoint),
 		DynamoDBEndpoint:   os.Getenv(EnvDynamoDBEndpoint),
 	}
 	if e.KinesisEndpoint == "" || e.DynamoDBEndpoint == "" {
-		t.Fatalf("%s and %s are not set: %s", EnvKinesisEndpoint, EnvDynamoDBEndpoint, howToStart)
+		return nil, fmt.Errorf("%s and %s are not set: %s", EnvKinesisEndpoint, EnvDynamoDBEndpoint, howToStart)
 	}
 	e.Config = aws.Config{
 		Region:      Region,
@@ -70,7 +81,7 @@ func New(t testing.TB) *Env {
 	}
 	e.Kinesis = e.NewKinesis(nil)
 	e.DynamoDB = e.NewDynamoDB(nil)
-	return e
+	return e, nil
 }
 
 // Wrapper wraps the transport under an SDK client, e.g. a fault injector.
