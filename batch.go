@@ -1,0 +1,56 @@
+package kcl
+
+import (
+	"context"
+	"errors"
+
+	"github.com/kclgo/kcl/aggregation"
+	"github.com/kclgo/kcl/checkpointer"
+)
+
+// Record is one user record: a record of a KPL aggregate, or a whole Kinesis record that was
+// not aggregated (sub-sequence number 0). Data aliases the bytes Kinesis returned.
+type Record = aggregation.UserRecord
+
+// Batch is what one read of a shard delivered, in order. Records of one shard arrive in
+// sequence-number order, then sub-sequence order, across batches.
+type Batch struct {
+	Stream  string
+	ShardID string
+	// Records are never empty, except in the last batch of a closed shard.
+	Records []Record
+	// MillisBehindLatest is how far the read was behind the tip of the shard.
+	MillisBehindLatest int64
+	// ShardEnd marks the last batch of a shard closed by a reshard. Checkpointing it
+	// finishes the shard (SHARD_END), which lets its children start.
+	ShardEnd bool
+
+	shard *Shard
+}
+
+// Checkpoint records that every record of this batch, and of the batches before it, was
+// processed. On the last batch of a closed shard it finishes the shard. It fails with
+// ErrLeaseLost once this worker no longer holds the shard's lease.
+func (b Batch) Checkpoint(ctx context.Context) error {
+	if b.shard == nil {
+		return errors.New("kcl: Checkpoint on a Batch the consumer did not deliver")
+	}
+	if b.ShardEnd {
+		return b.shard.finish(ctx)
+	}
+	return b.shard.checkpointAt(ctx, b.Records[len(b.Records)-1])
+}
+
+// CheckpointAt records that r and every record before it were processed; r must be a record
+// of this batch. Use it to checkpoint part of a batch.
+func (b Batch) CheckpointAt(ctx context.Context, r Record) error {
+	if b.shard == nil {
+		return errors.New("kcl: CheckpointAt on a Batch the consumer did not deliver")
+	}
+	return b.shard.checkpointAt(ctx, r)
+}
+
+// position is where a record stands, for checkpoints.
+func position(r Record) (checkpointer.ExtendedSequenceNumber, error) {
+	return checkpointer.ParseSequenceNumber(r.SequenceNumber, int64(r.SubSequenceNumber))
+}

@@ -1,0 +1,374 @@
+package kcl
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+
+	"github.com/kclgo/kcl/checkpointer"
+	"github.com/kclgo/kcl/efo"
+	"github.com/kclgo/kcl/leases"
+	"github.com/kclgo/kcl/polling"
+)
+
+// Consumer reads one stream for one worker of an application: it takes leases on shards
+// in the application's lease table, balancing them with the other workers, and hands each
+// leased shard to the application as a *Shard on Shards().
+type Consumer struct {
+	cfg    Config
+	table  *leases.Table
+	coord  *leases.Coordinator
+	log    *slog.Logger
+	shards chan *Shard
+	done   chan struct{}
+
+	// stopReq carries the first Stop or Drain to Run.
+	stopReq chan stopRequest
+	// draining is closed when a drain begins: shards stop reading and flush.
+	draining chan struct{}
+
+	mu    sync.Mutex
+	state consumerState
+	err   error
+	// checkpointStrategy is what Process asked for; zero means Manual.
+	checkpointStrategy checkpointer.Strategy
+}
+
+type consumerState int
+
+const (
+	stateIdle consumerState = iota
+	stateRunning
+	stateStopping
+	stateDone
+)
+
+type stopRequest struct {
+	drain bool
+	// ctx bounds how long a drain waits for the readers' final checkpoints.
+	ctx context.Context
+}
+
+// New validates cfg, fills in its defaults and returns a Consumer; it makes no AWS call.
+// Run starts it.
+func New(cfg Config) (*Consumer, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	table, err := leases.NewTable(cfg.DynamoDB, cfg.LeaseTable, leases.WithTableLogger(cfg.Logger))
+	if err != nil {
+		return nil, &ConfigError{Field: "LeaseTable", Reason: err.Error()}
+	}
+	coordOpts := []leases.CoordinatorOption{leases.WithFailoverTime(cfg.FailoverTime), leases.WithLogger(cfg.Logger)}
+	if cfg.MaxLeasesForWorker > 0 {
+		coordOpts = append(coordOpts, leases.WithMaxLeasesForWorker(cfg.MaxLeasesForWorker))
+	}
+	coord, err := leases.NewCoordinator(table, cfg.WorkerID, coordOpts...)
+	if err != nil {
+		// withDefaults validated what the options carry; this is a bug, not bad input.
+		return nil, fmt.Errorf("kcl: lease coordinator: %w", err)
+	}
+	return &Consumer{
+		cfg:      cfg,
+		table:    table,
+		coord:    coord,
+		log:      cfg.Logger.With(slog.String("app", cfg.App), slog.String("worker", cfg.WorkerID)),
+		shards:   make(chan *Shard),
+		done:     make(chan struct{}),
+		stopReq:  make(chan stopRequest, 1),
+		draining: make(chan struct{}),
+	}, nil
+}
+
+// WorkerID is the name this worker writes into the lease table.
+func (c *Consumer) WorkerID() string { return c.cfg.WorkerID }
+
+// Shards delivers each shard whose lease this worker acquires, once its parent shards are
+// finished. Read every shard's Batches, or the shard stalls. Closed when Run returns.
+func (c *Consumer) Shards() <-chan *Shard { return c.shards }
+
+// Done is closed when Run has returned and every goroutine of the consumer has ended.
+func (c *Consumer) Done() <-chan struct{} { return c.done }
+
+// Err is what Run returned, nil before then.
+func (c *Consumer) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+// Stop ends the consumer now: shards' channels close with ErrShutdown, and leases are
+// released at once, without waiting for final checkpoints (records delivered but not
+// checkpointed are read again by the next owner). It returns when everything has ended.
+func (c *Consumer) Stop() error {
+	return c.shutdown(stopRequest{})
+}
+
+// Drain ends the consumer gracefully: shards stop reading, their channels deliver what the
+// consumer holds and close with ErrShutdown, and Drain waits until every reader has
+// checkpointed what it was given (or ctx ends; without a deadline, Config.ShutdownTimeout
+// bounds the wait), then releases the leases so that other workers take them at once.
+// It returns when everything has ended, with Run's result.
+func (c *Consumer) Drain(ctx context.Context) error {
+	return c.shutdown(stopRequest{drain: true, ctx: ctx})
+}
+
+func (c *Consumer) shutdown(req stopRequest) error {
+	c.mu.Lock()
+	switch c.state {
+	case stateIdle:
+		// Never ran: nothing to stop, and Run must not start later.
+		c.state = stateDone
+		close(c.shards)
+		close(c.done)
+		c.mu.Unlock()
+		return nil
+	case stateRunning:
+		c.state = stateStopping
+		c.stopReq <- req
+	}
+	c.mu.Unlock()
+	<-c.done
+	return c.Err()
+}
+
+// Run consumes the stream until Stop or Drain, or until ctx ends (then the leases are
+// released as by Stop and Run returns the context's cause), or until a shard fails in a way
+// that retrying cannot mend (a *ShardError: stream deleted, access denied). A Consumer runs
+// once.
+func (c *Consumer) Run(ctx context.Context) error {
+	c.mu.Lock()
+	if c.state != stateIdle {
+		c.mu.Unlock()
+		return ErrClosed
+	}
+	c.state = stateRunning
+	c.mu.Unlock()
+
+	err := c.run(ctx)
+
+	c.mu.Lock()
+	c.err = err
+	c.state = stateDone
+	c.mu.Unlock()
+	close(c.done)
+	return err
+}
+
+// run owns every goroutine of the consumer and returns after all of them ended.
+func (c *Consumer) run(ctx context.Context) error {
+	defer close(c.shards)
+	w, err := c.setUp(ctx)
+	if err != nil {
+		return err
+	}
+	return w.run(ctx)
+}
+
+// streamInfo is what the consumer knows of its stream.
+type streamInfo struct {
+	name string
+	arn  string
+}
+
+// setUp makes sure of the lease table, the stream, the enhanced fan-out consumer and the
+// first leases, and returns the worker that runs them.
+func (c *Consumer) setUp(ctx context.Context) (*worker, error) {
+	if err := c.table.EnsureTable(ctx); err != nil {
+		return nil, fmt.Errorf("kcl: lease table %s: %w", c.cfg.LeaseTable, err)
+	}
+	out, err := c.cfg.Kinesis.DescribeStreamSummary(ctx, streamInput(c.cfg.Stream))
+	if err != nil {
+		return nil, fmt.Errorf("kcl: stream %s: %w", c.cfg.Stream, err)
+	}
+	stream := streamInfo{
+		name: aws.ToString(out.StreamDescriptionSummary.StreamName),
+		arn:  aws.ToString(out.StreamDescriptionSummary.StreamARN),
+	}
+	var open openReader
+	switch c.cfg.Retrieval {
+	case Polling:
+		opts := append([]polling.Option{polling.WithLogger(c.cfg.Logger), polling.WithMetrics(pollingMetrics{c.cfg.Metrics, stream.name})}, c.cfg.PollingOptions...)
+		p, err := polling.New(c.cfg.Kinesis, opts...)
+		if err != nil {
+			return nil, &ConfigError{Field: "PollingOptions", Reason: err.Error()}
+		}
+		open = pollingOpener(p, stream.arn)
+	default:
+		opts := append([]efo.Option{efo.WithLogger(c.cfg.Logger), efo.WithMetrics(efoMetrics{c.cfg.Metrics, stream.name})}, c.cfg.EFOOptions...)
+		ec, err := efo.NewConsumer(ctx, c.cfg.Kinesis, stream.arn, c.cfg.ConsumerName, opts...)
+		if err != nil {
+			return nil, fmt.Errorf("kcl: enhanced fan-out consumer %s: %w", c.cfg.ConsumerName, err)
+		}
+		open = efoOpener(ec)
+	}
+	w := &worker{c: c, stream: stream, open: open, coord: c.coord, holes: map[string]int{}}
+	if err := w.bootstrap(ctx); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// streamInput addresses the stream by ARN when given one, by name otherwise.
+func streamInput(stream string) *kinesis.DescribeStreamSummaryInput {
+	if isARN(stream) {
+		return &kinesis.DescribeStreamSummaryInput{StreamARN: aws.String(stream)}
+	}
+	return &kinesis.DescribeStreamSummaryInput{StreamName: aws.String(stream)}
+}
+
+func isARN(s string) bool { return len(s) > 4 && s[:4] == "arn:" }
+
+// worker is one run of the consumer: the coordinator, the shard goroutines and the sync loop.
+type worker struct {
+	c      *Consumer
+	stream streamInfo
+	open   openReader
+	coord  *leases.Coordinator
+	// holes counts, per uncovered open shard, the shard syncs in a row that saw it.
+	holes map[string]int
+}
+
+func (w *worker) run(ctx context.Context) error {
+	c := w.c
+	// shardsCtx ends every shard at once on stop; its cause is what their Err reports.
+	shardsCtx, stopShards := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer stopShards(ErrShutdown)
+	coordCtx, stopCoord := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer stopCoord(ErrShutdown)
+
+	fatal := make(chan error, 1)
+	acquiring := make(chan struct{}) // closed when no new shard may start
+	var (
+		loops  sync.WaitGroup // coordinator, event loop, shard sync
+		shards sync.WaitGroup // one per acquired lease
+	)
+	coordErr := make(chan error, 1)
+	loops.Go(func() { coordErr <- w.coord.Run(coordCtx) })
+	loops.Go(func() {
+		for {
+			select {
+			case ev, ok := <-w.coord.Events():
+				if !ok {
+					return
+				}
+				w.event(ev, func() {
+					shards.Go(func() {
+						if err := w.runShard(shardsCtx, ev); err != nil {
+							select {
+							case fatal <- err:
+							default:
+							}
+						}
+					})
+				})
+			case <-acquiring:
+				return
+			}
+		}
+	})
+	loops.Go(func() { w.syncLoop(shardsCtx, acquiring) })
+
+	var (
+		req    stopRequest
+		result error
+	)
+	select {
+	case req = <-c.stopReq:
+	case <-ctx.Done():
+		result = context.Cause(ctx)
+	case result = <-fatal:
+	case err := <-coordErr:
+		result = fmt.Errorf("kcl: lease coordinator stopped: %w", err)
+	}
+	c.mu.Lock()
+	c.state = stateStopping
+	c.mu.Unlock()
+
+	if req.drain {
+		result = w.drain(req.ctx, &shards, acquiring, stopShards)
+	} else {
+		close(acquiring)
+		stopShards(ErrShutdown)
+		shards.Wait()
+	}
+	// Release every lease now that the shards are done with them.
+	releaseCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.FailoverTime)
+	if err := w.coord.Shutdown(releaseCtx); err != nil {
+		c.log.Warn("releasing leases", slog.Any("error", err))
+		if result == nil && req.drain {
+			result = fmt.Errorf("kcl: releasing leases: %w", err)
+		}
+	}
+	cancel()
+	stopCoord(ErrShutdown)
+	loops.Wait()
+	return result
+}
+
+// drain stops reading, lets the shards flush and waits for their final checkpoints.
+func (w *worker) drain(ctx context.Context, shards *sync.WaitGroup, acquiring chan struct{}, stopShards context.CancelCauseFunc) error {
+	c := w.c
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.cfg.ShutdownTimeout)
+		defer cancel()
+	}
+	close(acquiring)
+	close(c.draining)
+	waited := make(chan struct{})
+	go func() { shards.Wait(); close(waited) }()
+	select {
+	case <-waited:
+		return nil
+	case <-ctx.Done():
+		// Readers that did not checkpoint in time: their records are read again by the
+		// next owner. End their shards now.
+		stopShards(ErrShutdown)
+		<-waited
+		return fmt.Errorf("kcl: drain: readers did not checkpoint in time: %w", context.Cause(ctx))
+	}
+}
+
+// event reports a coordinator event and starts a shard for an acquired lease.
+func (w *worker) event(ev leases.Event, start func()) {
+	m := w.c.cfg.Metrics
+	switch ev.Type {
+	case leases.Acquired:
+		m.LeaseAcquired(w.stream.name, ev.Lease.ShardID)
+		w.c.log.Info("lease acquired", slog.String("shard", ev.Lease.ShardID), slog.String("checkpoint", ev.Lease.Checkpoint.String()))
+		start()
+	case leases.Lost:
+		m.LeaseLost(w.stream.name, ev.Lease.ShardID, ev.Reason.String())
+		w.c.log.Info("lease lost", slog.String("shard", ev.Lease.ShardID), slog.String("reason", ev.Reason.String()))
+	}
+}
+
+func randomSuffix() string {
+	var b [4]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	return hex.EncodeToString(b[:])
+}
+
+// sleep waits d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}

@@ -1,0 +1,261 @@
+package kcl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+	"github.com/cenkalti/backoff/v4"
+
+	"github.com/kclgo/kcl/checkpointer"
+	"github.com/kclgo/kcl/leases"
+)
+
+// bootstrap creates the first leases when the table has none for the stream: one per shard
+// that ListShards returns for the initial position, each starting there.
+func (w *worker) bootstrap(ctx context.Context) error {
+	existing, err := w.streamLeases(ctx)
+	if err != nil {
+		return err
+	}
+	if len(existing) > 0 {
+		return nil
+	}
+	shards, err := w.listShards(ctx, w.bootstrapFilter())
+	if err != nil {
+		return fmt.Errorf("kcl: listing shards of %s: %w", w.stream.name, err)
+	}
+	start := w.initialCheckpoint()
+	created := 0
+	// ListShards returns parents before children; a child's lease names its parents, so it
+	// waits for them whatever the filter returned.
+	for _, s := range shards {
+		ok, err := w.c.table.CreateLeaseIfAbsent(ctx, newLease(s, start))
+		if err != nil {
+			return fmt.Errorf("kcl: creating lease for %s: %w", aws.ToString(s.ShardId), err)
+		}
+		if ok {
+			created++
+		}
+	}
+	w.c.log.Info("created leases for the stream's shards", slog.Int("leases", created), slog.String("position", start.String()))
+	return nil
+}
+
+func (w *worker) bootstrapFilter() *types.ShardFilter {
+	switch p := w.c.cfg.InitialPosition; p.kind {
+	case initialTrimHorizon:
+		return &types.ShardFilter{Type: types.ShardFilterTypeAtTrimHorizon}
+	case initialAtTimestamp:
+		return &types.ShardFilter{Type: types.ShardFilterTypeAtTimestamp, Timestamp: aws.Time(p.timestamp)}
+	}
+	return &types.ShardFilter{Type: types.ShardFilterTypeAtLatest}
+}
+
+// initialCheckpoint is the checkpoint of a lease that starts at the initial position.
+func (w *worker) initialCheckpoint() checkpointer.ExtendedSequenceNumber {
+	switch w.c.cfg.InitialPosition.kind {
+	case initialTrimHorizon:
+		return checkpointer.TrimHorizon
+	case initialAtTimestamp:
+		return checkpointer.AtTimestamp
+	}
+	return checkpointer.Latest
+}
+
+func newLease(s types.Shard, start checkpointer.ExtendedSequenceNumber) leases.Lease {
+	id := aws.ToString(s.ShardId)
+	l := leases.Lease{Key: id, ShardID: id, Checkpoint: start, ParentShardIDs: parentsOf(s)}
+	if s.HashKeyRange != nil {
+		l.HashKeyRange = leases.HashKeyRange{Start: aws.ToString(s.HashKeyRange.StartingHashKey), End: aws.ToString(s.HashKeyRange.EndingHashKey)}
+	}
+	return l
+}
+
+func parentsOf(s types.Shard) []string {
+	var ps []string
+	for _, p := range []*string{s.ParentShardId, s.AdjacentParentShardId} {
+		if aws.ToString(p) != "" {
+			ps = append(ps, aws.ToString(p))
+		}
+	}
+	return ps
+}
+
+// streamLeases lists this stream's leases (single-stream keys), reporting rows it skips.
+func (w *worker) streamLeases(ctx context.Context) (map[string]leases.Lease, error) {
+	all, skipped, err := w.c.table.ListLeases(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("kcl: listing leases: %w", err)
+	}
+	for _, s := range skipped {
+		w.c.log.Debug("lease table row skipped", slog.Any("error", s))
+	}
+	m := make(map[string]leases.Lease, len(all))
+	for _, l := range all {
+		if l.Stream.IsZero() {
+			m[l.ShardID] = l
+		}
+	}
+	return m, nil
+}
+
+// listShards pages through ListShards, retrying throttling with backoff.
+func (w *worker) listShards(ctx context.Context, filter *types.ShardFilter) ([]types.Shard, error) {
+	var shards []types.Shard
+	in := &kinesis.ListShardsInput{StreamARN: aws.String(w.stream.arn), ShardFilter: filter}
+	for {
+		var out *kinesis.ListShardsOutput
+		err := backoff.Retry(func() error {
+			var err error
+			out, err = w.c.cfg.Kinesis.ListShards(ctx, in)
+			var limit *types.LimitExceededException
+			if err != nil && !errors.As(err, &limit) {
+				return backoff.Permanent(err)
+			}
+			return err
+		}, backoff.WithContext(backoff.NewExponentialBackOff(backoff.WithMaxElapsedTime(time.Minute)), ctx))
+		if err != nil {
+			return nil, err
+		}
+		shards = append(shards, out.Shards...)
+		if aws.ToString(out.NextToken) == "" {
+			return shards, nil
+		}
+		in = &kinesis.ListShardsInput{NextToken: out.NextToken}
+	}
+}
+
+// syncLoop compares the shard list with the lease table every ShardSyncInterval.
+func (w *worker) syncLoop(ctx context.Context, stop <-chan struct{}) {
+	t := time.NewTicker(w.c.cfg.ShardSyncInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			if err := w.syncShards(ctx); err != nil && ctx.Err() == nil {
+				w.c.log.Warn("shard sync", slog.Any("error", err))
+			}
+		case <-stop:
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// syncShards creates the leases that the shard list calls for and the table lacks: children
+// of leased shards (their parent's worker may have died before creating them), and, once an
+// open shard's hash-key range stayed uncovered for HoleAuditThreshold syncs in a row, that
+// shard at the initial position. Then it deletes finished leases whose children started.
+func (w *worker) syncShards(ctx context.Context) error {
+	have, err := w.streamLeases(ctx)
+	if err != nil {
+		return err
+	}
+	shards, err := w.listShards(ctx, nil)
+	if err != nil {
+		return err
+	}
+	// Children of leased shards, parents first (ListShards order), so grandchildren follow.
+	for _, s := range shards {
+		id := aws.ToString(s.ShardId)
+		if _, ok := have[id]; ok {
+			continue
+		}
+		for _, p := range parentsOf(s) {
+			if _, ok := have[p]; ok {
+				l := newLease(s, checkpointer.TrimHorizon)
+				if _, err := w.c.table.CreateLeaseIfAbsent(ctx, l); err != nil {
+					return err
+				}
+				w.c.log.Info("created lease for a child shard", slog.String("shard", id))
+				have[id] = l
+				break
+			}
+		}
+	}
+	w.auditHoles(ctx, shards, have)
+	if !w.c.cfg.KeepFinishedLeases {
+		w.cleanUp(ctx, shards, have)
+	}
+	return nil
+}
+
+// auditHoles finds open shards that no lease covers: no lease of their own, and no leased
+// parent whose end would create one. Such a hash-key range would never be read.
+func (w *worker) auditHoles(ctx context.Context, shards []types.Shard, have map[string]leases.Lease) {
+	seen := map[string]bool{}
+	for _, s := range shards {
+		id := aws.ToString(s.ShardId)
+		if _, ok := have[id]; ok || s.SequenceNumberRange == nil || s.SequenceNumberRange.EndingSequenceNumber != nil {
+			continue
+		}
+		seen[id] = true
+		w.holes[id]++
+		hits := w.holes[id]
+		var from, to string
+		if s.HashKeyRange != nil {
+			from, to = aws.ToString(s.HashKeyRange.StartingHashKey), aws.ToString(s.HashKeyRange.EndingHashKey)
+		}
+		w.c.log.Warn("hash-key range not covered by any lease", slog.String("shard", id),
+			slog.String("from", from), slog.String("to", to), slog.Int("audits", hits))
+		if hits < w.c.cfg.HoleAuditThreshold {
+			continue
+		}
+		if _, err := w.c.table.CreateLeaseIfAbsent(ctx, newLease(s, w.initialCheckpoint())); err != nil {
+			w.c.log.Warn("creating lease for an uncovered shard", slog.String("shard", id), slog.Any("error", err))
+			continue
+		}
+		delete(w.holes, id)
+	}
+	for id := range w.holes {
+		if !seen[id] {
+			delete(w.holes, id)
+		}
+	}
+}
+
+// cleanUp deletes the leases of finished shards once every child has a lease that started
+// (checkpointed past its start), so the lineage stays known until then.
+func (w *worker) cleanUp(ctx context.Context, shards []types.Shard, have map[string]leases.Lease) {
+	children := map[string][]string{}
+	for _, s := range shards {
+		for _, p := range parentsOf(s) {
+			children[p] = append(children[p], aws.ToString(s.ShardId))
+		}
+	}
+	for id, l := range have {
+		if !l.Finished() {
+			continue
+		}
+		kids := l.ChildShardIDs
+		if len(kids) == 0 {
+			kids = children[id]
+		}
+		if len(kids) == 0 {
+			continue
+		}
+		started := true
+		for _, k := range kids {
+			kl, ok := have[k]
+			if !ok || !(kl.Checkpoint.IsSequenceNumber() || kl.Checkpoint.IsShardEnd()) {
+				started = false
+				break
+			}
+		}
+		if !started {
+			continue
+		}
+		if err := w.c.table.DeleteFinishedLease(ctx, l.Key); err != nil {
+			w.c.log.Warn("deleting finished lease", slog.String("shard", id), slog.Any("error", err))
+			continue
+		}
+		w.c.log.Info("deleted finished lease", slog.String("shard", id))
+	}
+}

@@ -1,0 +1,239 @@
+package kcl_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kclgo/kcl"
+	"github.com/kclgo/kcl/internal/testenv"
+)
+
+// newConfig is a consumer configuration for the emulators with test-sized timings.
+func newConfig(t *testing.T, env *testenv.Env, stream *testenv.Stream, table string) kcl.Config {
+	t.Helper()
+	return kcl.Config{
+		App:                testenv.UniqueName(t, "app"),
+		Stream:             stream.Name,
+		Kinesis:            env.Kinesis,
+		DynamoDB:           env.DynamoDB,
+		LeaseTable:         table,
+		InitialPosition:    kcl.TrimHorizon,
+		FailoverTime:       5 * time.Second,
+		ShardSyncInterval:  time.Second,
+		ParentPollInterval: 100 * time.Millisecond,
+		ShutdownTimeout:    10 * time.Second,
+		Logger:             testLogger(t),
+	}
+}
+
+// testLogger logs to the test's output when KCL_TEST_LOG is set, and discards otherwise.
+func testLogger(t *testing.T) *slog.Logger {
+	if os.Getenv("KCL_TEST_LOG") == "" {
+		return nil
+	}
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+// seen is one user record as a reader got it.
+type seen struct {
+	// tenure names one holding of one shard's lease by one worker.
+	worker, shard, tenure string
+	seq           string
+	sub           uint64
+	data          string
+}
+
+// collector records what every reader of one or more consumers got, and checkpoints as told.
+type collector struct {
+	mu      sync.Mutex
+	records []seen
+	ends    map[string]error // shard -> why its channel closed (last tenure)
+	changed chan struct{}
+}
+
+func newCollector() *collector {
+	return &collector{ends: map[string]error{}, changed: make(chan struct{}, 1)}
+}
+
+// consume reads every shard of c, checkpointing each batch after recording it, until c's
+// Shards closes. It returns when every shard goroutine ended.
+func (col *collector) consume(c *kcl.Consumer, worker string, slow time.Duration) *sync.WaitGroup {
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		var shards sync.WaitGroup
+		n := 0
+		for shard := range c.Shards() {
+			n++
+			tenure := fmt.Sprintf("%s#%d", worker, n)
+			shards.Go(func() {
+				for b := range shard.Batches() {
+					if slow > 0 {
+						time.Sleep(slow)
+					}
+					col.add(worker, tenure, b)
+					_ = b.Checkpoint(shard.Context())
+				}
+				col.mu.Lock()
+				col.ends[shard.ID()] = shard.Err()
+				col.mu.Unlock()
+			})
+		}
+		shards.Wait()
+	})
+	return &wg
+}
+
+func (col *collector) add(worker, tenure string, b kcl.Batch) {
+	col.mu.Lock()
+	for _, r := range b.Records {
+		col.records = append(col.records, seen{worker: worker, shard: b.ShardID, tenure: tenure, seq: r.SequenceNumber, sub: r.SubSequenceNumber, data: string(r.Data)})
+	}
+	col.mu.Unlock()
+	select {
+	case col.changed <- struct{}{}:
+	default:
+	}
+}
+
+func (col *collector) snapshot() []seen {
+	col.mu.Lock()
+	defer col.mu.Unlock()
+	return append([]seen(nil), col.records...)
+}
+
+// waitFor waits until every put record was seen, failing t after d.
+func (col *collector) waitFor(t *testing.T, puts []testenv.Put, d time.Duration) {
+	t.Helper()
+	deadline := time.After(d)
+	for {
+		if missing := missingRecords(col.snapshot(), puts); len(missing) == 0 {
+			return
+		} else {
+			select {
+			case <-col.changed:
+			case <-time.After(200 * time.Millisecond):
+			case <-deadline:
+				t.Fatalf("after %v, %d of %d records never arrived, e.g. %v", d, len(missing), len(puts), missing[:min(3, len(missing))])
+			}
+		}
+	}
+}
+
+func missingRecords(got []seen, puts []testenv.Put) []string {
+	have := map[string]bool{}
+	for _, s := range got {
+		have[s.shard+"/"+s.seq+"/"+s.data] = true
+	}
+	var missing []string
+	for _, p := range puts {
+		if !have[p.ShardID+"/"+p.SequenceNumber+"/"+string(p.Data)] {
+			missing = append(missing, p.ShardID+"/"+p.SequenceNumber)
+		}
+	}
+	return missing
+}
+
+// checkOrder checks that every record seen was put, and that each tenure of a shard saw its
+// records in order, each once. A record may repeat in a later tenure (after its lease moved
+// before the record was checkpointed) only where failover says leases may have moved.
+func checkOrder(t *testing.T, got []seen, puts []testenv.Put, failover bool) {
+	t.Helper()
+	put := map[string]bool{}
+	for _, p := range puts {
+		put[p.SequenceNumber+"/"+string(p.Data)] = true
+	}
+	last := map[string]seen{}
+	count := map[string]int{}
+	for _, s := range got {
+		if !put[s.seq+"/"+s.data] {
+			t.Errorf("record %s %q was delivered but never put", s.seq, s.data)
+		}
+		k := s.tenure + "/" + s.shard
+		if prev, ok := last[k]; ok {
+			c := testenv.CompareSequenceNumbers(prev.seq, s.seq)
+			if c > 0 || (c == 0 && prev.sub >= s.sub) {
+				t.Errorf("tenure %s of shard %s: %s/%d after %s/%d: out of order or repeated", s.tenure, s.shard, s.seq, s.sub, prev.seq, prev.sub)
+			}
+		}
+		last[k] = s
+		count[s.seq+"/"+s.data]++
+	}
+	if !failover {
+		for k, n := range count {
+			if n > 1 {
+				t.Errorf("record %s delivered %d times, with no failover", k, n)
+			}
+		}
+	}
+}
+
+// runConsumer starts c.Run and returns a function that waits for it and its reader.
+func runConsumer(t *testing.T, ctx context.Context, c *kcl.Consumer) <-chan error {
+	t.Helper()
+	errc := make(chan error, 1)
+	go func() {
+		err := c.Run(ctx)
+		if err != nil {
+			t.Logf("Run returned: %v", err)
+		}
+		errc <- err
+	}()
+	t.Cleanup(func() {
+		_ = c.Stop()
+		<-c.Done()
+	})
+	return errc
+}
+
+func shardList(puts []testenv.Put) string {
+	var b strings.Builder
+	for shard, ps := range testenv.ByShard(puts) {
+		fmt.Fprintf(&b, "%s:%d ", shard, len(ps))
+	}
+	return b.String()
+}
+
+// libraryGoroutines lists goroutines running code of the library (not of its tests).
+func libraryGoroutines() []string {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	var found []string
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, "github.com/kclgo/kcl") && !strings.Contains(g, "kcl_test.") &&
+			!strings.Contains(g, "kcl/internal/") {
+			found = append(found, g)
+		}
+	}
+	return found
+}
+
+// checkNoGoroutinesLeft fails t when library goroutines outlive the consumers, allowing a
+// moment for goroutines that are returning.
+func checkNoGoroutinesLeft(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		left := libraryGoroutines()
+		if len(left) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d library goroutines left after the consumers ended; first:\n%s", len(left), left[0])
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -1,0 +1,59 @@
+package kcl
+
+import (
+	"errors"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/kclgo/kcl/efo"
+)
+
+// Metrics receives the consumer's measurements. Methods are called from the consumer's
+// goroutines, concurrently for different shards, and must return quickly. Embed NoMetrics
+// to implement only some of them.
+type Metrics interface {
+	// BatchDelivered: a batch was handed to a shard's reader.
+	BatchDelivered(stream, shardID string, records int, millisBehindLatest int64)
+	// LeaseAcquired and LeaseLost: this worker took or lost a shard's lease.
+	LeaseAcquired(stream, shardID string)
+	LeaseLost(stream, shardID string, reason string)
+	// Checkpointed: a checkpoint write of the shard finished, err nil on success.
+	Checkpointed(stream, shardID string, took time.Duration, err error)
+	// Throttled: Kinesis throttled a call made for the shard.
+	Throttled(stream, shardID, operation string)
+}
+
+// NoMetrics discards every measurement.
+type NoMetrics struct{}
+
+func (NoMetrics) BatchDelivered(string, string, int, int64)         {}
+func (NoMetrics) LeaseAcquired(string, string)                      {}
+func (NoMetrics) LeaseLost(string, string, string)                  {}
+func (NoMetrics) Checkpointed(string, string, time.Duration, error) {}
+func (NoMetrics) Throttled(string, string, string)                  {}
+
+// pollingMetrics passes a polling reader's throttling on.
+type pollingMetrics struct {
+	m      Metrics
+	stream string
+}
+
+func (p pollingMetrics) OnGetRecords(string, int, int, int64, time.Duration) {}
+func (p pollingMetrics) OnThrottle(shardID string)                           { p.m.Throttled(p.stream, shardID, "GetRecords") }
+
+// efoMetrics passes refused subscriptions on as throttling.
+type efoMetrics struct {
+	m      Metrics
+	stream string
+}
+
+func (e efoMetrics) Subscribed(shardID string, err error) {
+	var limit *types.LimitExceededException
+	var inUse *types.ResourceInUseException
+	if errors.As(err, &limit) || errors.As(err, &inUse) {
+		e.m.Throttled(e.stream, shardID, "SubscribeToShard")
+	}
+}
+func (e efoMetrics) Delivered(string, int, int64)       {}
+func (e efoMetrics) SessionEnded(string, efo.EndReason) {}

@@ -1,0 +1,154 @@
+package kcl
+
+import (
+	"context"
+	"errors"
+	"iter"
+	"sync"
+	"time"
+
+	"github.com/kclgo/kcl/checkpointer"
+)
+
+// Shard is one shard whose lease this worker holds. Read its batches in order from
+// Batches(); when the channel closes, Err says why.
+type Shard struct {
+	stream  string
+	id      string
+	parents []string
+	// ctx ends when the lease is lost or the consumer stops; its cause says which.
+	ctx     context.Context
+	batches chan Batch
+	cp      *checkpointer.Checkpointer
+	metrics Metrics
+	// finishFn writes SHARD_END and records the children; nil until the shard's last batch.
+	finishFn func(context.Context) error
+
+	mu       sync.Mutex
+	err      error
+	finished bool
+	// checkpointed is poked after every successful checkpoint, so a draining consumer
+	// notices readers catching up.
+	checkpointed chan struct{}
+}
+
+// ID is the shard's id.
+func (s *Shard) ID() string { return s.id }
+
+// Stream is the name of the shard's stream.
+func (s *Shard) Stream() string { return s.stream }
+
+// Parents are the shards this one continues after a reshard: one after a split, two after
+// a merge, none for a shard the stream was created with. They were finished before this
+// shard's first batch.
+func (s *Shard) Parents() []string { return append([]string(nil), s.parents...) }
+
+// Context is cancelled when this worker loses the lease or the consumer stops;
+// context.Cause says which (ErrLeaseLost, ErrShutdown). Pass it to work done for the shard.
+func (s *Shard) Context() context.Context { return s.ctx }
+
+// Batches delivers the shard's batches in order. The consumer closes it when the shard
+// ends, the lease is lost or the consumer stops; Err then says which.
+func (s *Shard) Batches() <-chan Batch { return s.batches }
+
+// Err says why Batches closed: ErrShardEnded, ErrLeaseLost, ErrShutdown, a context's
+// cause, or a *ShardError. It is nil while the channel is open.
+func (s *Shard) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+// All is Batches as an iterator. After the last batch it yields Err once, with a zero Batch,
+// unless the shard simply ended (ErrShardEnded).
+func (s *Shard) All() iter.Seq2[Batch, error] {
+	return func(yield func(Batch, error) bool) {
+		for b := range s.batches {
+			if !yield(b, nil) {
+				return
+			}
+		}
+		if err := s.Err(); err != nil && !errors.Is(err, ErrShardEnded) {
+			yield(Batch{}, err)
+		}
+	}
+}
+
+// Checkpoint records that every record delivered so far was processed.
+func (s *Shard) Checkpoint(ctx context.Context) error {
+	return s.record(ctx, func(ctx context.Context) error { return s.cp.Checkpoint(ctx) })
+}
+
+func (s *Shard) checkpointAt(ctx context.Context, r Record) error {
+	pos, err := position(r)
+	if err != nil {
+		return &ShardError{Stream: s.stream, ShardID: s.id, Err: err}
+	}
+	return s.record(ctx, func(ctx context.Context) error { return s.cp.CheckpointAt(ctx, pos) })
+}
+
+// processed tells the checkpointer's strategy that the reader finished n records up to r.
+func (s *Shard) processed(ctx context.Context, r Record, n int) error {
+	pos, err := position(r)
+	if err != nil {
+		return &ShardError{Stream: s.stream, ShardID: s.id, Err: err}
+	}
+	return s.record(ctx, func(ctx context.Context) error { return s.cp.Processed(ctx, pos, n) })
+}
+
+func (s *Shard) record(ctx context.Context, write func(context.Context) error) error {
+	start := time.Now()
+	err := write(ctx)
+	s.metrics.Checkpointed(s.stream, s.id, time.Since(start), err)
+	if err == nil {
+		select {
+		case s.checkpointed <- struct{}{}:
+		default:
+		}
+	}
+	return err
+}
+
+// finish writes SHARD_END once the reader has processed the shard's last batch.
+func (s *Shard) finish(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.finished {
+		return nil
+	}
+	if s.finishFn == nil {
+		return errors.New("kcl: the shard has not ended")
+	}
+	start := time.Now()
+	err := s.finishFn(ctx)
+	s.metrics.Checkpointed(s.stream, s.id, time.Since(start), err)
+	if err == nil {
+		s.finished = true
+		select {
+		case s.checkpointed <- struct{}{}:
+		default:
+		}
+	}
+	return err
+}
+
+// caughtUp reports whether the reader checkpointed everything it was given (or finished
+// the shard), so draining need not wait for it.
+func (s *Shard) caughtUp() bool {
+	s.mu.Lock()
+	finished, ended := s.finished, s.finishFn != nil
+	s.mu.Unlock()
+	if ended {
+		return finished
+	}
+	return s.cp.LastCheckpoint().Compare(s.cp.LargestDelivered()) >= 0
+}
+
+// end records why the shard's channel is about to close.
+func (s *Shard) end(err error) {
+	s.mu.Lock()
+	if s.err == nil {
+		s.err = err
+	}
+	s.mu.Unlock()
+}

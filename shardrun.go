@@ -1,0 +1,248 @@
+package kcl
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/kclgo/kcl/aggregation"
+	"github.com/kclgo/kcl/checkpointer"
+	"github.com/kclgo/kcl/leases"
+)
+
+// shardBuffer is how many batches a shard's channel holds, so the reader fetches while the
+// application processes; a drain delivers them.
+const shardBuffer = 2
+
+// runShard is the life of one lease tenure: wait for the parents, read, deliver, finish.
+// It returns an error only for failures that end the whole consumer.
+func (w *worker) runShard(ctx context.Context, ev leases.Event) error {
+	lease := ev.Lease
+	log := w.c.log.With(slog.String("shard", lease.ShardID))
+	shardCtx, cancel := context.WithCancelCause(ctx)
+	readCtx, stopReading := context.WithCancel(shardCtx)
+	// The watcher turns lease loss into the shard context's cause, and a drain into the end
+	// of reading; it ends with the shard.
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		draining := w.c.draining
+		for {
+			select {
+			case <-ev.Done:
+				cancel(ErrLeaseLost)
+				return
+			case <-draining:
+				stopReading()
+				draining = nil
+			case <-shardCtx.Done():
+				return
+			}
+		}
+	}()
+	defer func() {
+		stopReading()
+		cancel(context.Canceled)
+		<-watched
+	}()
+
+	if lease.Finished() {
+		w.release(shardCtx, lease)
+		return nil
+	}
+	if err := w.waitForParents(readCtx, lease); err != nil {
+		return nil // lease lost, stop or drain: nothing was delivered
+	}
+	cp, err := w.coord.NewCheckpointer(ev, checkpointer.WithLogger(w.c.log), checkpointer.WithStrategy(w.c.strategy()))
+	if err != nil {
+		return &ShardError{Stream: w.stream.name, ShardID: lease.ShardID, Err: err}
+	}
+	start, resumeAfter := w.startPosition(lease.Checkpoint)
+	deagg, err := w.deaggregator(lease)
+	if err != nil {
+		log.Warn("lease has an unusable hash-key range; keeping every user record", slog.Any("error", err))
+		deagg = &aggregation.Deaggregator{}
+	}
+	rd, err := w.open(readCtx, lease.ShardID, start)
+	if err != nil {
+		return &ShardError{Stream: w.stream.name, ShardID: lease.ShardID, Err: err}
+	}
+	defer rd.Close()
+
+	shard := &Shard{
+		stream: w.stream.name, id: lease.ShardID, parents: lease.ParentShardIDs,
+		ctx: shardCtx, batches: make(chan Batch, shardBuffer), cp: cp,
+		metrics: w.c.cfg.Metrics, checkpointed: make(chan struct{}, 1),
+	}
+	select {
+	case w.c.shards <- shard:
+	case <-readCtx.Done():
+		return nil
+	}
+	log.Debug("shard started", slog.String("position", start.String()))
+
+	d := delivery{w: w, shard: shard, lease: lease, deagg: deagg, resumeAfter: resumeAfter}
+	endErr, fatal := d.loop(shardCtx, readCtx, rd)
+	shard.end(endErr)
+	if shardCtx.Err() != nil {
+		// Lost or stopped: batches still buffered are no longer this reader's to process.
+		discardBuffered(shard.batches)
+	}
+	close(shard.batches)
+	log.Debug("shard channel closed", slog.Any("reason", endErr))
+
+	switch {
+	case errors.Is(endErr, ErrShardEnded):
+		if w.c.cfg.AutoShardEnd {
+			if err := shard.finish(shardCtx); err != nil {
+				log.Warn("writing SHARD_END", slog.Any("error", err))
+			}
+		}
+		if w.awaitCheckpoints(shardCtx, shard) && shard.caughtUp() {
+			w.release(shardCtx, lease)
+		}
+	case errors.Is(endErr, ErrShutdown):
+		w.awaitCheckpoints(shardCtx, shard)
+	case fatal != nil:
+		w.release(shardCtx, lease)
+	}
+	return fatal
+}
+
+// awaitCheckpoints waits until the reader has checkpointed everything it was given (or
+// finished the shard), the lease is lost, or a drain's time is up. It reports whether the
+// reader caught up.
+func (w *worker) awaitCheckpoints(ctx context.Context, shard *Shard) bool {
+	for !shard.caughtUp() {
+		select {
+		case <-shard.checkpointed:
+		case <-ctx.Done():
+			return false
+		}
+	}
+	return true
+}
+
+// release gives the lease back so another worker can take it at once.
+func (w *worker) release(ctx context.Context, lease leases.Lease) {
+	if err := w.coord.Release(context.WithoutCancel(ctx), lease.Key); err != nil && !errors.Is(err, ErrLeaseLost) {
+		w.c.log.Warn("releasing lease", slog.String("shard", lease.ShardID), slog.Any("error", err))
+	}
+}
+
+// startPosition turns a lease's checkpoint into where the reader starts, and the position
+// after which delivery resumes (user records at or before it were processed already).
+func (w *worker) startPosition(cp checkpointer.ExtendedSequenceNumber) (startPosition, checkpointer.ExtendedSequenceNumber) {
+	switch {
+	case cp.IsSequenceNumber():
+		// AT, not AFTER: the checkpoint may sit inside a KPL aggregate whose later user
+		// records are still due.
+		return startPosition{Type: types.ShardIteratorTypeAtSequenceNumber, SequenceNumber: cp.SequenceNumber()}, cp
+	case cp == checkpointer.TrimHorizon:
+		return startPosition{Type: types.ShardIteratorTypeTrimHorizon}, checkpointer.ExtendedSequenceNumber{}
+	case cp == checkpointer.Latest:
+		return startPosition{Type: types.ShardIteratorTypeLatest}, checkpointer.ExtendedSequenceNumber{}
+	case cp == checkpointer.AtTimestamp && w.c.cfg.InitialPosition.kind == initialAtTimestamp:
+		return startPosition{Type: types.ShardIteratorTypeAtTimestamp, Timestamp: w.c.cfg.InitialPosition.timestamp}, checkpointer.ExtendedSequenceNumber{}
+	case cp == checkpointer.AtTimestamp:
+		// The lease was created with a timestamp this worker was not given: read from the
+		// oldest record rather than risk skipping any.
+		w.c.log.Warn("lease checkpoint is AT_TIMESTAMP but InitialPosition has no timestamp; starting at TRIM_HORIZON")
+		return startPosition{Type: types.ShardIteratorTypeTrimHorizon}, checkpointer.ExtendedSequenceNumber{}
+	}
+	return w.initialPosition(), checkpointer.ExtendedSequenceNumber{}
+}
+
+func (w *worker) initialPosition() startPosition {
+	switch p := w.c.cfg.InitialPosition; p.kind {
+	case initialTrimHorizon:
+		return startPosition{Type: types.ShardIteratorTypeTrimHorizon}
+	case initialAtTimestamp:
+		return startPosition{Type: types.ShardIteratorTypeAtTimestamp, Timestamp: p.timestamp}
+	}
+	return startPosition{Type: types.ShardIteratorTypeLatest}
+}
+
+func (p startPosition) String() string {
+	switch p.Type {
+	case types.ShardIteratorTypeAtSequenceNumber, types.ShardIteratorTypeAfterSequenceNumber:
+		return string(p.Type) + "(" + p.SequenceNumber + ")"
+	case types.ShardIteratorTypeAtTimestamp:
+		return string(p.Type) + "(" + p.Timestamp.String() + ")"
+	}
+	return string(p.Type)
+}
+
+// deaggregator keeps the user records of the lease's hash-key range: after a reshard the KPL
+// re-sends the others to the shard that owns them.
+func (w *worker) deaggregator(lease leases.Lease) (*aggregation.Deaggregator, error) {
+	if lease.HashKeyRange.IsZero() {
+		return &aggregation.Deaggregator{}, nil
+	}
+	r, err := aggregation.ParseHashKeyRange(lease.HashKeyRange.Start, lease.HashKeyRange.End)
+	if err != nil {
+		return nil, err
+	}
+	return aggregation.NewDeaggregator(r), nil
+}
+
+// waitForParents returns once every parent shard is finished (SHARD_END) or has no lease
+// (cleaned up after finishing, or never leased because it predates the application).
+func (w *worker) waitForParents(ctx context.Context, lease leases.Lease) error {
+	for {
+		pending := ""
+		for _, parent := range lease.ParentShardIDs {
+			pl, err := w.c.table.GetLease(ctx, leases.LeaseKey(lease.Stream, parent))
+			if errors.Is(err, leases.ErrLeaseNotFound) {
+				continue
+			}
+			if err != nil || !pl.Finished() {
+				pending = parent
+				break
+			}
+		}
+		if pending == "" {
+			return nil
+		}
+		w.c.log.Debug("waiting for parent shard", slog.String("shard", lease.ShardID), slog.String("parent", pending))
+		if err := sleep(ctx, w.c.cfg.ParentPollInterval); err != nil {
+			return err
+		}
+	}
+}
+
+// childLeases creates the leases of a finished shard's children, so that they start as soon
+// as this shard (and any other parent) is finished.
+func (w *worker) childLeases(ctx context.Context, parent leases.Lease, children []types.ChildShard) []string {
+	ids := make([]string, 0, len(children))
+	for _, ch := range children {
+		id := aws.ToString(ch.ShardId)
+		ids = append(ids, id)
+		l := leases.Lease{
+			Key: leases.LeaseKey(parent.Stream, id), Stream: parent.Stream, ShardID: id,
+			Checkpoint: checkpointer.TrimHorizon, ParentShardIDs: ch.ParentShards,
+		}
+		if ch.HashKeyRange != nil {
+			l.HashKeyRange = leases.HashKeyRange{Start: aws.ToString(ch.HashKeyRange.StartingHashKey), End: aws.ToString(ch.HashKeyRange.EndingHashKey)}
+		}
+		if _, err := w.c.table.CreateLeaseIfAbsent(ctx, l); err != nil {
+			// The shard sync creates it later: children of leased shards are always leased.
+			w.c.log.Warn("creating child lease", slog.String("shard", id), slog.Any("error", err))
+		}
+	}
+	return ids
+}
+
+// discardBuffered empties a channel its sender is about to close.
+func discardBuffered(ch chan Batch) {
+	for {
+		select {
+		case <-ch:
+		default:
+			return
+		}
+	}
+}
