@@ -52,9 +52,9 @@ func (w testWriter) Write(p []byte) (int, error) {
 type seen struct {
 	// tenure names one holding of one shard's lease by one worker.
 	worker, shard, tenure string
-	seq           string
-	sub           uint64
-	data          string
+	seq                   string
+	sub                   uint64
+	data                  string
 }
 
 // collector records what every reader of one or more consumers got, and checkpoints as told.
