@@ -80,17 +80,17 @@ func TestStalledConsumerStopsPolling(t *testing.T) {
 	}
 }
 
-// TestStalledConsumerHeapStaysBounded puts several MiB of records and lets a reader with a
-// 1 MiB read-ahead run against a consumer that takes nothing: the heap grows by about the
-// read-ahead, not by the stream's size.
+// TestStalledConsumerHeapStaysBounded puts 2 MiB of records and lets a reader with a
+// 512 KiB read-ahead run against a consumer that takes nothing: the heap grows by about
+// the read-ahead, not by the stream's size.
 func TestStalledConsumerHeapStaysBounded(t *testing.T) {
 	env := testenv.New(t)
 	stream := env.CreateStream(t, 1)
-	const recordSize, records = 64 << 10, 60 // 3.75 MiB in 15 responses of 4
+	const recordSize, records = 32 << 10, 64 // 2 MiB in 16 responses of 4 (128 KiB each)
 	payload := make([]byte, recordSize)
 	var puts []testenv.Put
-	for i := 0; i < records; i += 30 {
-		batch := make([]testenv.Record, 30)
+	for i := 0; i < records; i += 32 {
+		batch := make([]testenv.Record, 32)
 		for j := range batch {
 			data := fmt.Appendf(nil, "%05d-", i+j)
 			batch[j] = testenv.Record{PartitionKey: "k", Data: append(data, payload[len(data):]...)}
@@ -100,17 +100,17 @@ func TestStalledConsumerHeapStaysBounded(t *testing.T) {
 	shardID := puts[0].ShardID
 
 	inj := faults.New()
-	p := newPoller(t, env.NewKinesis(inj.Wrap), polling.WithMaxRecords(4), polling.WithReadAhead(100, 1<<20))
+	p := newPoller(t, env.NewKinesis(inj.Wrap), polling.WithMaxRecords(4), polling.WithReadAhead(100, 512<<10))
 	before := heapInUse()
 	r := startReader(t, testenv.WithTimeout(t, time.Minute), p, stream.Name, shardID, polling.TrimHorizon())
-	waitCalls(t, inj, "GetRecords", 4) // 4 responses of 4 records hold 1 MiB
+	waitCalls(t, inj, "GetRecords", 4) // 4 responses of 128 KiB hold 512 KiB
 	checkNoMoreCalls(t, inj, "GetRecords", 4)
 	grown := int64(heapInUse()) - int64(before)
 	t.Logf("heap grew by %.2f MiB with %.2f MiB put and a stalled consumer", float64(grown)/(1<<20), float64(records*recordSize)/(1<<20))
-	// The reader holds 1 MiB of records; allow the SDK, HTTP and test overhead 1.5 MiB more,
-	// still well below the 3.75 MiB an unbounded reader would hold.
-	if grown > 5<<19 {
-		t.Fatalf("heap grew by %d bytes with a 1 MiB read-ahead", grown)
+	// The reader holds 512 KiB of records; allow the SDK, HTTP and test overhead 768 KiB
+	// more, still well below the 2 MiB an unbounded reader would hold.
+	if grown > 5<<18 {
+		t.Fatalf("heap grew by %d bytes with a 512 KiB read-ahead", grown)
 	}
 
 	got := readCaughtUp(t, r, len(puts))

@@ -145,12 +145,12 @@ func TestRecoverableFaults(t *testing.T) {
 		},
 		"GetRecords stalls past the call timeout": {
 			rule:      faults.Rule{Op: "GetRecords", Skip: 2, Times: 1, Fault: faults.Stall{For: time.Hour}},
-			opts:      []polling.Option{polling.WithCallTimeout(300 * time.Millisecond)},
+			opts:      []polling.Option{polling.WithCallTimeout(3 * time.Second)},
 			iterators: []iteratorRequest{trimHorizon},
 		},
 		"GetShardIterator stalls past the call timeout": {
 			rule:      faults.Rule{Op: "GetShardIterator", Times: 1, Fault: faults.Stall{For: time.Hour, BeforeRequest: true}},
-			opts:      []polling.Option{polling.WithCallTimeout(300 * time.Millisecond)},
+			opts:      []polling.Option{polling.WithCallTimeout(3 * time.Second)},
 			iterators: []iteratorRequest{trimHorizon, trimHorizon},
 		},
 	}
