@@ -144,7 +144,8 @@ func (c *Checkpointer) Drain(ctx context.Context) error {
 	return c.write(ctx, processed)
 }
 
-// write validates position against the current state and writes it, retrying throttling.
+// write validates position against the current state and writes it, retrying throttling
+// and transient failures.
 func (c *Checkpointer) write(ctx context.Context, position ExtendedSequenceNumber) error {
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
@@ -166,7 +167,7 @@ func (c *Checkpointer) write(ctx context.Context, position ExtendedSequenceNumbe
 	}
 	c.mu.Unlock()
 
-	if err := c.writeRetryingThrottles(ctx, position); err != nil {
+	if err := c.writeRetrying(ctx, position); err != nil {
 		return err
 	}
 	c.mu.Lock()
@@ -177,7 +178,7 @@ func (c *Checkpointer) write(ctx context.Context, position ExtendedSequenceNumbe
 	return nil
 }
 
-func (c *Checkpointer) writeRetryingThrottles(ctx context.Context, position ExtendedSequenceNumber) error {
+func (c *Checkpointer) writeRetrying(ctx context.Context, position ExtendedSequenceNumber) error {
 	var b interface{ NextBackOff() time.Duration }
 	for attempt := 1; ; attempt++ {
 		err := c.w.Checkpoint(ctx, c.leaseKey, position)
@@ -191,14 +192,14 @@ func (c *Checkpointer) writeRetryingThrottles(ctx context.Context, position Exte
 			return err
 		case ctx.Err() != nil:
 			return context.Cause(ctx)
-		case !IsThrottling(err):
+		case !Retryable(ctx, err):
 			return fmt.Errorf("checkpoint lease %s at %v: %w", c.leaseKey, position, err)
 		}
 		if b == nil {
 			b = c.cfg.newBackOff()
 		}
 		wait := b.NextBackOff()
-		c.cfg.logger.LogAttrs(ctx, slog.LevelWarn, "checkpoint throttled; retrying",
+		c.cfg.logger.LogAttrs(ctx, slog.LevelWarn, "checkpoint write failed; retrying",
 			slog.String("lease", c.leaseKey), slog.Int("attempt", attempt),
 			slog.Duration("wait", wait), slog.Any("error", err))
 		t := time.NewTimer(wait)

@@ -4,14 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/kclgo/kcl/checkpointer"
 )
@@ -432,6 +437,65 @@ func TestConcurrentCheckpointsNeverGoBackwards(t *testing.T) {
 	if cp.LastCheckpoint() != written[len(written)-1] {
 		t.Fatalf("last %v, last written %v", cp.LastCheckpoint(), written[len(written)-1])
 	}
+}
+
+func TestRetryable(t *testing.T) {
+	live := context.Background()
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	reset := &net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}
+	status := func(code int) error {
+		return &smithyhttp.ResponseError{Response: &smithyhttp.Response{Response: &http.Response{StatusCode: code}}, Err: errors.New("boom")}
+	}
+	tests := map[string]struct {
+		ctx  context.Context
+		err  error
+		want bool
+	}{
+		"throttling":                     {live, throttle("ThrottlingException"), true},
+		"throttling after SDK attempts":  {live, &retry.MaxAttemptsError{Attempt: 3, Err: throttle("RequestLimitExceeded")}, true},
+		"throttling and no retry quota":  {live, errors.Join(throttle("ProvisionedThroughputExceededException"), errors.New("retry quota exceeded")), true},
+		"connection reset":               {live, &retry.MaxAttemptsError{Attempt: 3, Err: reset}, true},
+		"HTTP 500":                       {live, status(500), true},
+		"HTTP 400 validation":            {live, &smithy.GenericAPIError{Code: "ValidationException"}, false},
+		"attempt timed out":              {live, fmt.Errorf("attempt: %w", context.DeadlineExceeded), true},
+		"caller's context done":          {done, throttle("ThrottlingException"), false},
+		"lease lost":                     {live, fmt.Errorf("x: %w", checkpointer.ErrLeaseLost), false},
+		"failed condition":               {live, &types.ConditionalCheckFailedException{}, false},
+		"access denied":                  {live, &smithy.GenericAPIError{Code: "AccessDeniedException"}, false},
+		"nil":                            {live, nil, false},
+		"resource not found (permanent)": {live, &types.ResourceNotFoundException{}, false},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			if got := checkpointer.Retryable(tc.ctx, tc.err); got != tc.want {
+				t.Fatalf("Retryable(%v) = %v, want %v", tc.err, got, tc.want)
+			}
+		})
+	}
+}
+
+// An attempt the Writer timed out (its own limit, the caller's context still live) is tried
+// again.
+func TestTimedOutAttemptRetried(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := &recordingWriter{fail: func(call int) error {
+			if call == 1 {
+				return fmt.Errorf("checkpoint: %w", context.DeadlineExceeded)
+			}
+			return nil
+		}}
+		cp := newCP(t, w, checkpointer.TrimHorizon)
+		if err := cp.Delivered(seq(t, 1)); err != nil {
+			t.Fatal(err)
+		}
+		if err := cp.Checkpoint(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if calls, written := w.snapshot(); calls != 2 || len(written) != 1 {
+			t.Fatalf("calls %d written %v", calls, written)
+		}
+	})
 }
 
 func TestIsThrottling(t *testing.T) {

@@ -11,8 +11,8 @@
 // (every N records, every interval), checkpoints. A checkpoint only moves forward and never
 // past what was delivered; writes go through a [Writer] (the lease coordinator), which fences
 // them on lease ownership so that a worker that lost the lease gets [ErrLeaseLost] instead of
-// overwriting the new owner's progress. DynamoDB throttling is retried with jittered backoff
-// for as long as the caller's context allows.
+// overwriting the new owner's progress. DynamoDB throttling, and transient failures the SDK
+// gave up on, are retried with jittered backoff for as long as the caller's context allows.
 //
 // This package does not know about lease tables; package leases implements [Writer].
 package checkpointer

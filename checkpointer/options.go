@@ -39,8 +39,9 @@ func WithStrategy(s Strategy) Option { return func(c *config) { c.strategy = s }
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
 
 // WithThrottleBackoff sets the first and the largest wait between retries of a throttled
-// write (defaults 100 ms and 5 s; each wait is jittered by ±50%). Retries go on until the
-// write succeeds, fails otherwise, or the caller's context ends.
+// (or otherwise transiently failed, see Retryable) write (defaults 100 ms and 5 s; each wait
+// is jittered by ±50%). Retries go on until the write succeeds, fails otherwise, or the
+// caller's context ends.
 func WithThrottleBackoff(initial, max time.Duration) Option {
 	return func(c *config) { c.retryInitial, c.retryMax = initial, max }
 }

@@ -1,8 +1,10 @@
 package checkpointer
 
 import (
+	"context"
 	"errors"
 
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/smithy-go"
 )
 
@@ -20,4 +22,23 @@ var throttlingCodes = map[string]bool{
 func IsThrottling(err error) bool {
 	var apiErr smithy.APIError
 	return errors.As(err, &apiErr) && throttlingCodes[apiErr.ErrorCode()]
+}
+
+// sdkRetryables is the SDK's own notion of a transient error: connection errors, HTTP 5xx,
+// throttling and transient error codes. It says so even after the SDK ran out of attempts.
+var sdkRetryables = retry.IsErrorRetryables(retry.DefaultRetryables)
+
+// Retryable reports whether a write that failed with err may succeed if tried again later
+// while ctx (the caller's context) is live: DynamoDB throttling; a transient failure the
+// SDK gave up on after its own attempts (connection reset, HTTP 5xx); or one attempt that
+// ran out of its own time limit. Such a write may still have been applied; the Writer
+// settles that when the next attempt's condition fails.
+func Retryable(ctx context.Context, err error) bool {
+	switch {
+	case err == nil || ctx.Err() != nil || errors.Is(err, ErrLeaseLost):
+		return false
+	case IsThrottling(err), errors.Is(err, context.DeadlineExceeded):
+		return true
+	}
+	return sdkRetryables.IsErrorRetryable(err).Bool()
 }
