@@ -224,7 +224,8 @@ func (c *Coordinator) endAll(reason LostReason) {
 }
 
 // Shutdown stops a running coordinator gracefully: it stops taking leases, releases every
-// lease it holds (each conditioned on owner and counter, throttling retried until ctx ends)
+// lease it holds (each conditioned on owner and counter, throttling and transient failures
+// retried until ctx ends)
 // so other workers take them at their next taker cycle, and then makes Run return nil.
 // Write the final checkpoints before calling it: renewals go on until every lease is
 // released. Leases that could not be released are returned in the error and expire.
@@ -306,7 +307,9 @@ func (c *Coordinator) Release(ctx context.Context, leaseKey string) error {
 // worker does not hold, or lost, or could not renew within the failover time, fails with an
 // error wrapping ErrLeaseLost without calling DynamoDB; a write the table refuses because
 // another worker owns the lease fails the same way and emits Lost. Other errors (such as
-// throttling) leave the lease held.
+// throttling) leave the lease held; one attempt lasts at most a renewal interval, so that a
+// slow write cannot keep the lease from being renewed (checkpointer.Retryable says which
+// errors are worth another attempt).
 func (c *Coordinator) Checkpoint(ctx context.Context, leaseKey string, position checkpointer.ExtendedSequenceNumber) error {
 	tn := c.lookup(leaseKey)
 	if tn == nil {

@@ -166,8 +166,13 @@ func (c *Coordinator) checkpointTenure(ctx context.Context, tn *tenure, position
 	if tn.lost || c.expireIfStale(tn) {
 		return lostError(tn)
 	}
-	err := c.fencedWrite(ctx, tn, checkpointWrite, position, func(counter int64) error {
-		return c.store.checkpoint(ctx, tn.key, c.workerID, counter, position, children)
+	// One attempt holds the lock for at most a renewal interval (the SDK's own retries can
+	// sleep for seconds), so that a throttled checkpoint cannot keep the lease from being
+	// renewed; the Checkpointer retries a timed-out attempt.
+	wctx, cancel := context.WithTimeout(ctx, c.cfg.renewInterval)
+	defer cancel()
+	err := c.fencedWrite(wctx, tn, checkpointWrite, position, func(counter int64) error {
+		return c.store.checkpoint(wctx, tn.key, c.workerID, counter, position, children)
 	})
 	switch {
 	case err == nil:
@@ -186,7 +191,8 @@ func (c *Coordinator) checkpointTenure(ctx context.Context, tn *tenure, position
 	return fmt.Errorf("checkpoint lease %s at %v: %w", tn.key, position, err)
 }
 
-// releaseTenure releases tn, retrying throttling with backoff until ctx ends.
+// releaseTenure releases tn, retrying throttling and transient failures with backoff until
+// ctx ends.
 func (c *Coordinator) releaseTenure(ctx context.Context, tn *tenure) error {
 	if err := tn.wlock.lock(ctx); err != nil {
 		return fmt.Errorf("release lease %s: %w", tn.key, err)
@@ -197,9 +203,11 @@ func (c *Coordinator) releaseTenure(ctx context.Context, tn *tenure) error {
 		if tn.lost || c.expireIfStale(tn) {
 			return lostError(tn)
 		}
-		err := c.fencedWrite(ctx, tn, releaseWrite, checkpointer.ExtendedSequenceNumber{}, func(counter int64) error {
-			return c.store.release(ctx, tn.key, c.workerID, counter)
+		wctx, cancel := context.WithTimeout(ctx, c.cfg.renewInterval)
+		err := c.fencedWrite(wctx, tn, releaseWrite, checkpointer.ExtendedSequenceNumber{}, func(counter int64) error {
+			return c.store.release(wctx, tn.key, c.workerID, counter)
 		})
+		cancel()
 		switch {
 		case err == nil:
 			c.markLost(tn, LostReleased, "")
@@ -208,7 +216,7 @@ func (c *Coordinator) releaseTenure(ctx context.Context, tn *tenure) error {
 			return err
 		case ctx.Err() != nil:
 			return fmt.Errorf("release lease %s: %w", tn.key, context.Cause(ctx))
-		case !checkpointer.IsThrottling(err):
+		case !checkpointer.Retryable(ctx, err):
 			return fmt.Errorf("release lease %s: %w", tn.key, err)
 		}
 		if wait == nil {
