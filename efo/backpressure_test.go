@@ -84,6 +84,7 @@ func heapAlloc() int64 {
 // the consumer comes back, every record put arrives, once, in order.
 func TestBackpressure(t *testing.T) {
 	env := testenv.New(t)
+	const buffer = 1
 	tests := []struct {
 		name   string
 		h2     bool
@@ -107,43 +108,49 @@ func TestBackpressure(t *testing.T) {
 			counter := &countingTransport{base: tr}
 			client := env.NewKinesis(nil, func(o *kinesis.Options) { o.HTTPClient = &http.Client{Transport: efoshim.Wrap(counter)} })
 			stream := env.CreateStream(t, 1)
-			c := newConsumer(t, client, stream, efo.WithBufferSize(1))
+			c := newConsumer(t, client, stream, efo.WithBufferSize(buffer))
 			sub := subscribe(t, c, *stream.Shards(t)[0].ShardId, efo.StartPosition{Type: types.ShardIteratorTypeTrimHorizon})
 
 			p := startProducer(t, stream, tt.record)
-			// Wait until the subscription holds all it may and has stopped reading: nothing
-			// read for 2.5 s while kinesis-local sends an event a second.
-			last, since := counter.bodyBytes.Load(), time.Now()
-			for deadline := time.Now().Add(30 * time.Second); last == 0 || time.Since(since) < 2500*time.Millisecond; {
+			for deadline := time.Now().Add(30 * time.Second); counter.messages.Load() == 0; time.Sleep(50 * time.Millisecond) {
 				if time.Now().After(deadline) {
-					t.Fatalf("the subscription kept reading for 30 s with nobody taking (%d KiB read)", last>>10)
-				}
-				time.Sleep(100 * time.Millisecond)
-				if n := counter.bodyBytes.Load(); n != last {
-					last, since = n, time.Now()
+					t.Fatal("no event within 30 s")
 				}
 			}
-			// Records keep coming while nobody takes: at least 1 MiB, or for 15 s on a slow machine.
-			read1, heap1, put1 := counter.bodyBytes.Load(), heapAlloc(), p.putBytes()
-			start := time.Now()
-			for p.putBytes()-put1 < 1<<20 && time.Since(start) < 15*time.Second {
+			heap1, put1 := heapAlloc(), p.putBytes()
+			// Nobody takes while records keep coming, until the subscription has read all it
+			// may and 2 s more have passed (15 s at most, on a slow machine).
+			start, full := time.Now(), time.Time{}
+			for time.Since(start) < 15*time.Second && (full.IsZero() || time.Since(full) < 2*time.Second) {
 				time.Sleep(100 * time.Millisecond)
+				if full.IsZero() && counter.messages.Load() >= buffer+3 {
+					full = time.Now()
+				}
 			}
-			read2, heap2, put2 := counter.bodyBytes.Load(), heapAlloc(), p.putBytes()
+			messages, read, heap2 := counter.messages.Load(), counter.bodyBytes.Load(), heapAlloc()
 			n := p.finish()
-			put := put2 - put1
-			t.Logf("stalled: %d KiB read before; then in %v %d KiB put, %d KiB read, heap %+d KiB (%d KiB)",
-				read1>>10, time.Since(start).Round(time.Millisecond), put>>10, (read2-read1)>>10, (heap2-heap1)>>10, heap2>>10)
-			if read2 != read1 {
-				t.Fatalf("read %d bytes of the event stream while nobody took", read2-read1)
+			put := p.putBytes() - put1
+			t.Logf("nobody took for %v: %d KiB more put, %d KiB read in %d events, heap %+d KiB (%d KiB)",
+				time.Since(start).Round(time.Millisecond), put>>10, read>>10, messages, (heap2-heap1)>>10, heap2>>10)
+			// What a subscription may hold: its buffer, the batch it waits to hand on, and one
+			// event in each of the SDK's two reader goroutines. It must not begin another.
+			if limit := int64(buffer + 3); messages > limit {
+				t.Fatalf("read %d events while nobody took, want at most %d", messages, limit)
 			}
-			// Bounded: what the subscription holds is there already; 256 KiB is room for noise.
-			if growth := heap2 - heap1; growth > 256<<10 || growth > put/2 {
-				t.Fatalf("heap grew %d KiB while %d KiB were put and nobody took", growth>>10, put>>10)
+			// The heap holds what was read (decoded) and the transport's window; nothing more.
+			if growth, limit := heap2-heap1, 2*read+1<<20; growth > limit {
+				t.Fatalf("heap grew %d KiB while nobody took, having read %d KiB", growth>>10, read>>10)
+			}
+			if messages < int64(buffer+3) {
+				t.Skipf("the subscription read only %d events in %v: kinesis-local is too slow here to show backpressure", messages, time.Since(start))
 			}
 
 			// The consumer comes back: everything put arrives, in order, once.
-			got := newReader(t, sub).until(n, 60*time.Second)
+			r := newReader(t, sub)
+			got := r.until(n, 60*time.Second)
+			if r.batches <= buffer+3 {
+				t.Fatalf("all %d records came in the %d events read before: nothing was held back", n, r.batches)
+			}
 			if len(got) != n {
 				t.Fatalf("got %d records, put %d", len(got), n)
 			}

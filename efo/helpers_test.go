@@ -1,8 +1,12 @@
 package efo_test
 
 import (
+	"encoding/binary"
+	"io"
+	"net/http"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -172,4 +176,61 @@ func expectNoGoroutines(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// countingTransport notes the protocol of every response and counts what the SDK reads of
+// SubscribeToShard responses: bytes, and event stream messages begun.
+type countingTransport struct {
+	base      http.RoundTripper
+	bodyBytes atomic.Int64
+	messages  atomic.Int64
+	h2        atomic.Int64 // responses over HTTP/2
+	other     atomic.Int64 // responses over anything else
+}
+
+func (c *countingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := c.base.RoundTrip(req)
+	if err != nil {
+		return resp, err
+	}
+	if resp.ProtoMajor == 2 {
+		c.h2.Add(1)
+	} else {
+		c.other.Add(1)
+	}
+	if strings.HasSuffix(req.Header.Get("X-Amz-Target"), ".SubscribeToShard") {
+		resp.Body = &countingBody{ReadCloser: resp.Body, bytes: &c.bodyBytes, messages: &c.messages}
+	}
+	return resp, nil
+}
+
+// countingBody follows the event stream's framing (each message starts with its total
+// length, 4 bytes big-endian) to count the messages the reader begins.
+type countingBody struct {
+	io.ReadCloser
+	bytes, messages *atomic.Int64
+	left            int // bytes left of the current message
+	prelude         [4]byte
+	preludeN        int
+}
+
+func (b *countingBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.bytes.Add(int64(n))
+	for q := p[:n]; len(q) > 0; {
+		if b.left > 0 {
+			k := min(b.left, len(q))
+			b.left, q = b.left-k, q[k:]
+			continue
+		}
+		if b.preludeN == 0 {
+			b.messages.Add(1)
+		}
+		k := copy(b.prelude[b.preludeN:], q)
+		b.preludeN, q = b.preludeN+k, q[k:]
+		if b.preludeN == len(b.prelude) {
+			b.left, b.preludeN = max(int(binary.BigEndian.Uint32(b.prelude[:]))-len(b.prelude), 0), 0
+		}
+	}
+	return n, err
 }

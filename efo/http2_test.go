@@ -3,12 +3,10 @@ package efo_test
 import (
 	"bytes"
 	"crypto/tls"
-	"io"
 	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -42,6 +40,7 @@ func TestHTTPVersions(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			endpoint := env.KinesisEndpoint
 			if tt.tls {
 				if env.KinesisTLSEndpoint == "" {
@@ -105,40 +104,4 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
-}
-
-// countingTransport counts the body bytes of SubscribeToShard responses read through it and
-// notes the protocol of every response.
-type countingTransport struct {
-	base      http.RoundTripper
-	bodyBytes atomic.Int64
-	h2        atomic.Int64 // responses over HTTP/2
-	other     atomic.Int64 // responses over anything else
-}
-
-func (c *countingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := c.base.RoundTrip(req)
-	if err != nil {
-		return resp, err
-	}
-	if resp.ProtoMajor == 2 {
-		c.h2.Add(1)
-	} else {
-		c.other.Add(1)
-	}
-	if strings.HasSuffix(req.Header.Get("X-Amz-Target"), ".SubscribeToShard") {
-		resp.Body = &countingBody{ReadCloser: resp.Body, n: &c.bodyBytes}
-	}
-	return resp, nil
-}
-
-type countingBody struct {
-	io.ReadCloser
-	n *atomic.Int64
-}
-
-func (b *countingBody) Read(p []byte) (int, error) {
-	n, err := b.ReadCloser.Read(p)
-	b.n.Add(int64(n))
-	return n, err
 }

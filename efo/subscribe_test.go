@@ -35,45 +35,50 @@ func TestSubscribeStartPositions(t *testing.T) {
 		}},
 		{"AT_TIMESTAMP", nil}, // set below: it needs a time between two puts
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			stream := env.CreateStream(t, 1)
-			c := newConsumer(t, env.Kinesis, stream)
-			before := stream.PutN(t, "before", 20)
-			start, want := efo.StartPosition{}, []testenv.Put(nil)
-			if tt.start != nil {
-				start, want = tt.start(before)
-			} else {
-				time.Sleep(100 * time.Millisecond)
-				start = efo.StartPosition{Type: types.ShardIteratorTypeAtTimestamp, Timestamp: time.Now()}
-				time.Sleep(100 * time.Millisecond)
-			}
-			shardID := before[0].ShardID
-			sub := subscribe(t, c, shardID, start)
-			r := newReader(t, sub)
-			if start.Type == types.ShardIteratorTypeLatest {
-				// The first event (empty on an idle shard) shows the subscription is live;
-				// everything put from now on is after LATEST.
-				if b := r.next(10 * time.Second); len(b.Records) != 0 {
-					t.Fatalf("LATEST delivered %d records put before it", len(b.Records))
+	// The positions run side by side (they mostly wait); the group ends when all have.
+	t.Run("positions", func(t *testing.T) {
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				t.Parallel()
+				stream := env.CreateStream(t, 1)
+				c := newConsumer(t, env.Kinesis, stream)
+				before := stream.PutN(t, "before", 20)
+				start, want := efo.StartPosition{}, []testenv.Put(nil)
+				if tt.start != nil {
+					start, want = tt.start(before)
+				} else {
+					time.Sleep(100 * time.Millisecond)
+					start = efo.StartPosition{Type: types.ShardIteratorTypeAtTimestamp, Timestamp: time.Now()}
+					time.Sleep(100 * time.Millisecond)
 				}
-			}
-			after := stream.PutN(t, "after", 15)
-			want = append(want, after...)
-			got := r.until(len(want), 20*time.Second)
-			expectExactly(t, got, want)
-			r.quiet(1500 * time.Millisecond)
-			if r.end != nil {
-				t.Fatalf("open shard delivered a shard-end batch")
-			}
-			sub.Close()
-			if err := sub.Err(); err != efo.ErrClosed {
-				t.Fatalf("Err after Close = %v, want ErrClosed", err)
-			}
-			if _, ok := <-sub.Batches(); ok {
-				t.Fatal("Batches still open after Close")
-			}
-			expectNoGoroutines(t)
-		})
-	}
+				shardID := before[0].ShardID
+				sub := subscribe(t, c, shardID, start)
+				r := newReader(t, sub)
+				if start.Type == types.ShardIteratorTypeLatest {
+					// The first event (empty on an idle shard) shows the subscription is live;
+					// everything put from now on is after LATEST.
+					if b := r.next(10 * time.Second); len(b.Records) != 0 {
+						t.Fatalf("LATEST delivered %d records put before it", len(b.Records))
+					}
+				}
+				after := stream.PutN(t, "after", 15)
+				want = append(want, after...)
+				got := r.until(len(want), 20*time.Second)
+				expectExactly(t, got, want)
+				r.quiet(1500 * time.Millisecond)
+				if r.end != nil {
+					t.Fatalf("open shard delivered a shard-end batch")
+				}
+				sub.Close()
+				if err := sub.Err(); err != efo.ErrClosed {
+					t.Fatalf("Err after Close = %v, want ErrClosed", err)
+				}
+				if _, ok := <-sub.Batches(); ok {
+					t.Fatal("Batches still open after Close")
+				}
+			})
+		}
+	})
+	// No subscription of this test left anything running.
+	expectNoGoroutines(t)
 }
