@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 )
 
 // fetchedBatch is a batch with the bytes it counts against the read-ahead.
@@ -91,9 +92,16 @@ func (f *fetcher) renewIterator(ctx context.Context) error {
 			return err
 		}
 		callCtx, cancel := context.WithTimeout(ctx, f.cfg.callTimeout)
+		calledAt := time.Now()
 		out, err := f.client.GetShardIterator(callCtx, f.stream.iteratorInput(f.shardID, pos))
 		cancel()
 		if err == nil && out.ShardIterator != nil {
+			if pos.Type == types.ShardIteratorTypeLatest {
+				// Pin LATEST to the moment it was asked for: should this iterator expire before
+				// a record is handed on, the next one starts there rather than at a newer
+				// LATEST, which would skip what arrived in between.
+				f.start = AtTimestamp(calledAt)
+			}
 			f.iterator = out.ShardIterator
 			f.retry.reset()
 			f.log.Debug("polling: got shard iterator", "position", pos.String())
