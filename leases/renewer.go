@@ -54,6 +54,9 @@ func (c *Coordinator) renewOnce(ctx context.Context) {
 		})
 	}
 	wg.Wait()
+	if ctx.Err() != nil {
+		return // cut short by shutdown: not a cycle worth reporting
+	}
 	c.cfg.metrics.RenewalCycle(len(tenures), int(failed.Load()), int(lost.Load()), time.Since(start))
 }
 

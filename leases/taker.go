@@ -86,7 +86,9 @@ func (c *Coordinator) takeOnce(ctx context.Context) time.Duration {
 			slog.Int("taken", p.stats.Taken), slog.Int("stolen", p.stats.Stolen), slog.String("from", p.victim),
 			slog.Int("leases", p.stats.Leases), slog.Int("workers", p.stats.Workers), slog.Int("target", p.stats.Target))
 	}
-	c.cfg.metrics.TakerCycle(p.stats, time.Since(start))
+	if ctx.Err() == nil {
+		c.cfg.metrics.TakerCycle(p.stats, time.Since(start))
+	}
 
 	// Wake up when the first lease owned by another worker may expire, so that a dead
 	// worker's leases are taken within the failover time plus one taker interval.
