@@ -6,8 +6,8 @@
 // default) and checks an existing one's key schema; [Table.ListLeases] reads it (rows that are
 // not leases, such as KCL 3.5's worker-metrics and leader-lock rows, or that do not parse are
 // reported as [*RowError] and left alone); [Table.CreateLeaseIfAbsent] adds leases (a
-// conditional put, so two workers creating the same child lease is fine); deleting finished
-// leases is the consumer's cleanup.
+// conditional put, so two workers creating the same child lease is fine);
+// [Table.DeleteFinishedLease] and [Table.DeleteLease] serve the consumer's cleanup.
 //
 // A [Coordinator] is one worker's view. Its renewer bumps the counter of every lease it
 // holds every failoverTime/3 on its own goroutine; its taker scans the table, treats a lease

@@ -133,7 +133,7 @@ func (s *memStore) take(ctx context.Context, seen Lease, owner string) (int64, e
 	var counter int64
 	err := s.do(ctx, "take", seen.Key, func() error {
 		l, ok := s.rows[seen.Key]
-		if !ok || l.Counter != seen.Counter {
+		if !ok || l.Counter != seen.Counter || l.Owner != seen.Owner {
 			return conditionFailed()
 		}
 		if (seen.Owner != "" && seen.Owner != owner) || seen.CheckpointOwner == owner {

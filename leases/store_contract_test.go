@@ -39,6 +39,7 @@ func TestStoreContract(t *testing.T) {
 	}{
 		{"take free", func(s leaseStore) error { _, err := s.take(ctx, seenAt("", 0), "a"); return err }, true},
 		{"take stale", func(s leaseStore) error { _, err := s.take(ctx, seenAt("", 0), "b"); return err }, false},
+		{"take with the wrong owner", func(s leaseStore) error { _, err := s.take(ctx, seenAt("x", 1), "b"); return err }, false},
 		{"renew", func(s leaseStore) error { return s.renew(ctx, key, "a", 1) }, true},
 		{"renew by other", func(s leaseStore) error { return s.renew(ctx, key, "b", 2) }, false},
 		{"renew stale", func(s leaseStore) error { return s.renew(ctx, key, "a", 1) }, false},

@@ -54,12 +54,21 @@ func (t *Table) renew(ctx context.Context, key, owner string, counter int64) err
 	return err
 }
 
-// take makes owner the owner of the lease as seen (by its counter), whoever held it, and
-// clears KCL 3.x's checkpointOwner as KCL's own take does. It returns the new counter.
+// take makes owner the owner of the lease as seen (its owner and counter, so the take fails
+// if anybody renewed, took or released it since), and clears KCL 3.x's checkpointOwner as
+// KCL's own take does. It returns the new counter.
 func (t *Table) take(ctx context.Context, seen Lease, owner string) (int64, error) {
 	update := "SET #o = :owner, #c = :next"
 	names := withNames(map[string]string{"#co": attrCheckpointOwner})
 	values := map[string]types.AttributeValue{":owner": str(owner), ":counter": num(seen.Counter), ":next": num(seen.Counter + 1)}
+	// DynamoDB refuses values an expression does not use: add each only where it is used.
+	condition := "#c = :counter AND (attribute_not_exists(#o) OR #o = :empty)" // no owner, or an empty one
+	values[":empty"] = str("")
+	if seen.Owner != "" {
+		condition = "#c = :counter AND #o = :previous"
+		delete(values, ":empty")
+		values[":previous"] = str(seen.Owner)
+	}
 	if (seen.Owner != "" && seen.Owner != owner) || seen.CheckpointOwner == owner {
 		update += ", #sw = if_not_exists(#sw, :zero) + :one"
 		names["#sw"] = attrOwnerSwitches
@@ -67,7 +76,7 @@ func (t *Table) take(ctx context.Context, seen Lease, owner string) (int64, erro
 		values[":one"] = num(1)
 	}
 	update += " REMOVE #co"
-	_, err := t.ddb.UpdateItem(ctx, fencedInput(t.name, seen.Key, update, "#c = :counter", names, values))
+	_, err := t.ddb.UpdateItem(ctx, fencedInput(t.name, seen.Key, update, condition, names, values))
 	if err != nil {
 		return 0, err
 	}

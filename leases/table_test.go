@@ -418,6 +418,11 @@ func TestFencedWrites(t *testing.T) {
 	if _, err := tbl.take(ctx, stale, "w1"); !isConditionFailed(err) {
 		t.Fatalf("stale take: %v", err)
 	}
+	wrongOwner := seen
+	wrongOwner.Owner = "someone-else"
+	if _, err := tbl.take(ctx, wrongOwner, "w1"); !isConditionFailed(err) {
+		t.Fatalf("take expecting the wrong owner: %v", err)
+	}
 	counter, err := tbl.take(ctx, seen, "w1")
 	if err != nil || counter != 20 {
 		t.Fatalf("take: %d %v", counter, err)
@@ -475,6 +480,23 @@ func TestFencedWrites(t *testing.T) {
 	}
 	if v := rawItem(t, env.DynamoDB, tbl.Name(), key)["someFutureAttribute"]; v == nil {
 		t.Fatal("an unmanaged attribute was dropped")
+	}
+
+	// A row whose leaseOwner is an empty string counts as free and can be taken.
+	emptyOwner := map[string]types.AttributeValue{
+		attrLeaseKey: str("shardId-000000000004"), attrLeaseOwner: str(""), attrLeaseCounter: num(2),
+		attrCheckpoint: str("TRIM_HORIZON"),
+	}
+	if _, err := env.DynamoDB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(tbl.Name()), Item: emptyOwner}); err == nil {
+		free := mustGet(t, tbl, "shardId-000000000004")
+		if free.Owner != "" {
+			t.Fatalf("empty owner read as %q", free.Owner)
+		}
+		if _, err := tbl.take(ctx, free, "w1"); err != nil {
+			t.Fatalf("take of a lease with an empty owner: %v", err)
+		}
+	} else {
+		t.Logf("this DynamoDB refuses empty strings (%v); skipping the empty-owner case", err)
 	}
 
 	// None of them creates a row that does not exist.
