@@ -152,7 +152,7 @@ func event(cont string, seqs ...int) types.SubscribeToShardEventStream {
 func seq(n int) string { return fmt.Sprintf("4968%020d", n) }
 
 // fakeConsumer is a Consumer whose calls go to f.
-func fakeConsumer(t *testing.T, f *fakeKinesis, opts ...Option) *Consumer {
+func fakeConsumer(t testing.TB, f *fakeKinesis, opts ...Option) *Consumer {
 	t.Helper()
 	cfg, err := newConfig(opts)
 	if err != nil {

@@ -186,6 +186,8 @@ type countingTransport struct {
 	messages  atomic.Int64
 	h2        atomic.Int64 // responses over HTTP/2
 	other     atomic.Int64 // responses over anything else
+	// messageRead, when set, is called as soon as the last byte of a message has been read.
+	messageRead func()
 }
 
 func (c *countingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -199,7 +201,7 @@ func (c *countingTransport) RoundTrip(req *http.Request) (*http.Response, error)
 		c.other.Add(1)
 	}
 	if strings.HasSuffix(req.Header.Get("X-Amz-Target"), ".SubscribeToShard") {
-		resp.Body = &countingBody{ReadCloser: resp.Body, bytes: &c.bodyBytes, messages: &c.messages}
+		resp.Body = &countingBody{ReadCloser: resp.Body, bytes: &c.bodyBytes, messages: &c.messages, messageRead: c.messageRead}
 	}
 	return resp, nil
 }
@@ -209,6 +211,7 @@ func (c *countingTransport) RoundTrip(req *http.Request) (*http.Response, error)
 type countingBody struct {
 	io.ReadCloser
 	bytes, messages *atomic.Int64
+	messageRead     func()
 	left            int // bytes left of the current message
 	prelude         [4]byte
 	preludeN        int
@@ -221,6 +224,9 @@ func (b *countingBody) Read(p []byte) (int, error) {
 		if b.left > 0 {
 			k := min(b.left, len(q))
 			b.left, q = b.left-k, q[k:]
+			if b.left == 0 && b.messageRead != nil {
+				b.messageRead()
+			}
 			continue
 		}
 		if b.preludeN == 0 {
