@@ -66,12 +66,16 @@ var errConnReset = errors.New("read tcp: connection reset by peer")
 func TestAppliedWritesWithoutAnswer(t *testing.T) {
 	tests := map[string]struct {
 		op           string
-		afterErr     error // returned once after the op was applied
+		afterErr     error // returned after the op was applied
+		times        int   // how many times in a row (default once)
 		wantFirstErr bool  // the Checkpoint call itself reports the error
 	}{
-		"renewal answer lost":                 {op: "renew", afterErr: errConnReset},
-		"checkpoint answer lost":              {op: "checkpoint", afterErr: errConnReset, wantFirstErr: true},
-		"checkpoint retried by SDK into fail": {op: "checkpoint", afterErr: conditionFailed()},
+		"renewal answer lost":                     {op: "renew", afterErr: errConnReset},
+		"renewal answer lost twice":               {op: "renew", afterErr: errConnReset, times: 2},
+		"checkpoint answer lost":                  {op: "checkpoint", afterErr: errConnReset, wantFirstErr: true},
+		"checkpoint retried by SDK into fail":     {op: "checkpoint", afterErr: conditionFailed()},
+		"checkpoint retried into fail, twice":     {op: "checkpoint", afterErr: conditionFailed(), times: 2},
+		"renewal retried by SDK into fail, twice": {op: "renew", afterErr: conditionFailed(), times: 2},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -80,10 +84,11 @@ func TestAppliedWritesWithoutAnswer(t *testing.T) {
 				r := startRun(t, store, "me", WithFailoverTime(3*time.Second))
 				log := logEvents(r.c)
 				time.Sleep(100 * time.Millisecond)
-				var once atomic.Bool
+				var hits atomic.Int64
+				times := int64(max(tc.times, 1))
 				store.mu.Lock()
 				store.after = func(op, _ string) error {
-					if op == tc.op && once.CompareAndSwap(false, true) {
+					if op == tc.op && hits.Add(1) <= times {
 						return tc.afterErr
 					}
 					return nil

@@ -38,8 +38,9 @@ const (
 	LostExpired
 	// LostReleased: this worker released it (Release or Shutdown).
 	LostReleased
-	// LostConflict: the row says this worker owns it but its counter moved unexpectedly
-	// twice, which happens when two coordinators run with the same worker id.
+	// LostConflict: the row says this worker owns it, yet writes kept failing their
+	// condition after adopting its counter, which happens when two coordinators run with the
+	// same worker id.
 	LostConflict
 	// LostStopped: Run ended (its context was cancelled) without releasing the lease; it will
 	// expire for the other workers.

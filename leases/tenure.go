@@ -59,64 +59,67 @@ const (
 	releaseWrite
 )
 
-// fencedWrite runs op with the tenure's counter; the write lock must be held and tn not lost. On
-// success the counter is bumped and the renewal time set. When the table refuses the
+// maxSettleRounds bounds how often fencedWrite re-reads a row that is still ours and tries
+// again: every round means a write of ours was applied without an answer reaching us (or
+// another process writes under this worker's id).
+const maxSettleRounds = 3
+
+// fencedWrite runs op with the tenure's counter; the write lock must be held and tn not lost.
+// On success the counter is bumped and the renewal time set. When the table refuses the
 // condition, the row is read back: gone, or owned by somebody else, means the lease is lost
 // (Lost is emitted and the error wraps ErrLeaseLost). Still ours means a write of ours was
-// applied without us seeing the answer (an SDK retry after a lost response): the row's
-// counter is adopted and, unless that write already did the job, op runs once more. A
-// second refusal then means someone else writes as this worker (LostConflict).
+// applied although its answer never came (an SDK retry after a reset, a timed-out attempt):
+// its counter is adopted and, unless that write already did this one's job, op runs again.
 func (c *Coordinator) fencedWrite(ctx context.Context, tn *tenure, kind writeKind, position checkpointer.ExtendedSequenceNumber, op func(counter int64) error) error {
-	sent := time.Now()
-	err := op(tn.lease.Counter)
-	if err == nil {
-		tn.lease.Counter++
-		tn.lastRenewed = sent
+	for round := 1; ; round++ {
+		sent := time.Now()
+		err := op(tn.lease.Counter)
+		if err == nil {
+			tn.lease.Counter++
+			tn.lastRenewed = sent
+			tn.publish()
+			return nil
+		}
+		if !isConditionFailed(err) {
+			return err
+		}
+		row, found, gerr := c.store.get(ctx, tn.key)
+		var rowErr *RowError
+		switch {
+		case errors.As(gerr, &rowErr):
+			c.markLost(tn, LostDeleted, "")
+		case gerr != nil:
+			// Unknown state: keep the lease; the next renewal settles it.
+			return fmt.Errorf("lease %s: write refused, and reading it back failed: %w", tn.key, gerr)
+		case !found:
+			c.markLost(tn, LostDeleted, "")
+		case row.Owner == "" && kind == releaseWrite:
+			c.markLost(tn, LostReleased, "") // our release was applied
+			return nil
+		case row.Owner != c.workerID:
+			c.markLost(tn, LostTaken, row.Owner)
+		}
+		if tn.lost {
+			return lostError(tn)
+		}
+		moved := row.Counter != tn.lease.Counter
+		c.log.LogAttrs(ctx, slog.LevelDebug, "adopting the counter of a write applied without an answer",
+			slog.String("lease", tn.key), slog.Int64("ours", tn.lease.Counter), slog.Int64("table", row.Counter))
+		tn.lease.Counter = row.Counter
+		if moved {
+			tn.lastRenewed = sent // the counter moved after sent: the lease was renewed since
+		}
 		tn.publish()
-		return nil
+		switch {
+		case kind == renewWrite && moved:
+			return nil
+		case kind == checkpointWrite && row.Checkpoint == position:
+			return nil
+		case round == maxSettleRounds:
+			c.markLost(tn, LostConflict, "")
+			return lostError(tn)
+		}
 	}
-	if !isConditionFailed(err) {
-		return err
-	}
-	row, found, gerr := c.store.get(ctx, tn.key)
-	var rowErr *RowError
-	switch {
-	case errors.As(gerr, &rowErr):
-		c.markLost(tn, LostDeleted, "")
-	case gerr != nil:
-		// Unknown state: keep the lease; the next renewal settles it.
-		return fmt.Errorf("lease %s: write refused, and reading it back failed: %w", tn.key, gerr)
-	case !found:
-		c.markLost(tn, LostDeleted, "")
-	case row.Owner == "" && kind == releaseWrite:
-		c.markLost(tn, LostReleased, "") // our release was applied
-		return nil
-	case row.Owner != c.workerID:
-		c.markLost(tn, LostTaken, row.Owner)
-	}
-	if tn.lost {
-		return lostError(tn)
-	}
-	c.log.LogAttrs(ctx, slog.LevelDebug, "adopting the counter of a write applied without an answer",
-		slog.String("lease", tn.key), slog.Int64("ours", tn.lease.Counter), slog.Int64("table", row.Counter))
-	tn.lease.Counter = row.Counter
-	tn.publish()
-	if kind == checkpointWrite && row.Checkpoint == position {
-		return nil
-	}
-	sent = time.Now()
-	err = op(tn.lease.Counter)
-	switch {
-	case err == nil:
-		tn.lease.Counter++
-		tn.lastRenewed = sent
-		tn.publish()
-		return nil
-	case isConditionFailed(err):
-		c.markLost(tn, LostConflict, "")
-		return lostError(tn)
-	}
-	return err
 }
 
 // renewResult is the outcome of one renewal attempt.
