@@ -20,8 +20,10 @@
 // that stayed silent longer than the idle timeout (Kinesis sends events on idle shards too).
 // It never calls SubscribeToShard more than once a second for a shard, and waits out
 // ResourceInUseException with jittered backoff. A subscription started at LATEST pins its
-// position as soon as it can (the first continuation, or the time of the first call) so that
-// a resubscribe never jumps ahead to a newer LATEST.
+// position at once: a retry before the first event starts AT_TIMESTAMP of the first call
+// less a second (room for a client clock ahead of Kinesis's, so such a retry may deliver
+// records put up to a second before the call), and after it AFTER its continuation, so a
+// resubscribe never jumps ahead to a newer LATEST.
 //
 // The position only advances with events that entered the channel: when the consumer stops
 // taking, the subscription stops reading the event stream, so HTTP flow control holds the

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/kclgo/kcl/efo"
+	"github.com/kclgo/kcl/internal/faults"
 	"github.com/kclgo/kcl/internal/testenv"
 )
 
@@ -156,5 +157,44 @@ func TestNewConsumerMissingStream(t *testing.T) {
 		if !errors.As(err, &ce) || !errors.Is(err, efo.ErrNotFound) || !errors.As(err, &nf) {
 			t.Fatalf("NewConsumer on %s: %v (%T), want a ConsumerError with ErrNotFound and ResourceNotFoundException", stream, err, err)
 		}
+	}
+}
+
+// TestNewConsumerThrottled: LimitExceededException from DescribeStreamConsumer (20 TPS) and
+// RegisterStreamConsumer (5 TPS) is retried with jitter; a register that is refused every
+// time (as with 20 consumers on the stream) ends in ErrLimitExceeded after
+// WithRegisterAttempts tries. SDK retries are off so that only the package's count.
+func TestNewConsumerThrottled(t *testing.T) {
+	t.Parallel()
+	env := testenv.New(t)
+	stream := env.CreateStream(t, 1)
+	ctx := testenv.WithTimeout(t, 60*time.Second)
+	noSDKRetries := func(o *kinesis.Options) { o.Retryer = aws.NopRetryer{} }
+	opts := []efo.Option{efo.WithPollInterval(50 * time.Millisecond), efo.WithRetryBackoff(100*time.Millisecond, 400*time.Millisecond), efo.WithRegisterAttempts(3)}
+
+	inj := faults.New()
+	describe := inj.Add(faults.Rule{Op: "DescribeStreamConsumer", Times: 2, Fault: faults.LimitExceeded()})
+	register := inj.Add(faults.Rule{Op: "RegisterStreamConsumer", Times: 2, Fault: faults.LimitExceeded()})
+	c, err := efo.NewConsumer(ctx, env.NewKinesis(inj.Wrap, noSDKRetries), stream.ARN, "throttled", opts...)
+	if err != nil {
+		t.Fatalf("NewConsumer through throttling: %v", err)
+	}
+	if describe.Hits() != 2 || register.Hits() != 2 || len(inj.Calls("RegisterStreamConsumer")) != 3 {
+		t.Fatalf("throttled %d describes and %d registers, %d register calls; want 2, 2, 3",
+			describe.Hits(), register.Hits(), len(inj.Calls("RegisterStreamConsumer")))
+	}
+	if !strings.Contains(c.ARN(), "/consumer/throttled:") {
+		t.Fatalf("consumer ARN %s", c.ARN())
+	}
+
+	inj = faults.New()
+	inj.Add(faults.Rule{Op: "RegisterStreamConsumer", Fault: faults.LimitExceeded()})
+	_, err = efo.NewConsumer(ctx, env.NewKinesis(inj.Wrap, noSDKRetries), stream.ARN, "refused", opts...)
+	var limit *types.LimitExceededException
+	if !errors.Is(err, efo.ErrLimitExceeded) || !errors.As(err, &limit) {
+		t.Fatalf("NewConsumer refused every time: %v, want ErrLimitExceeded wrapping LimitExceededException", err)
+	}
+	if n := len(inj.Calls("RegisterStreamConsumer")); n != 3 {
+		t.Fatalf("%d RegisterStreamConsumer calls, want 3 (WithRegisterAttempts)", n)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"slices"
+	"sync"
 	"syscall"
 	"testing"
 	"testing/synctest"
@@ -382,6 +383,67 @@ func TestCloseAndCancel(t *testing.T) {
 		cancel(cause)
 		if _, err := c.Subscribe(ctx, "shardId-000000000000", trimHorizon); err != cause {
 			t.Fatalf("Subscribe on a cancelled context: %v, want its cause", err)
+		}
+	})
+}
+
+// recordingMetrics keeps every call of the hook.
+type recordingMetrics struct {
+	mu         sync.Mutex
+	subscribed []error
+	delivered  []int
+	ended      []EndReason
+}
+
+func (m *recordingMetrics) Subscribed(_ string, err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.subscribed = append(m.subscribed, err)
+}
+
+func (m *recordingMetrics) Delivered(_ string, records int, _ int64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.delivered = append(m.delivered, records)
+}
+
+func (m *recordingMetrics) SessionEnded(_ string, reason EndReason) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.ended = append(m.ended, reason)
+}
+
+// TestMetrics: the hook hears of every call, every batch taken and every stream's end.
+func TestMetrics(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		refused := &types.ResourceInUseException{}
+		f := &fakeKinesis{script: func(n int, start StartPosition) (*fakeStream, error) {
+			switch n {
+			case 0:
+				return &fakeStream{events: []types.SubscribeToShardEventStream{event(seq(2), 1, 2)}}, nil
+			case 1:
+				return nil, refused
+			case 2:
+				return &fakeStream{events: []types.SubscribeToShardEventStream{event(seq(3), 3)}, hang: true}, nil
+			}
+			return &fakeStream{events: []types.SubscribeToShardEventStream{event(seq(3)), shardEnd(4, 5)}}, nil
+		}}
+		m := &recordingMetrics{}
+		sub, err := fakeConsumer(t, f, WithMetrics(m), WithIdleTimeout(5*time.Second)).Subscribe(t.Context(), "shardId-000000000000", trimHorizon)
+		if err != nil {
+			t.Fatal(err)
+		}
+		drain(sub)
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if !slices.Equal(m.subscribed, []error{nil, refused, nil, nil}) {
+			t.Fatalf("Subscribed %v", m.subscribed)
+		}
+		if !slices.Equal(m.delivered, []int{2, 1, 0, 2}) {
+			t.Fatalf("Delivered %v", m.delivered)
+		}
+		if !slices.Equal(m.ended, []EndReason{EndCompleted, EndIdle, EndShardEnd}) {
+			t.Fatalf("SessionEnded %v", m.ended)
 		}
 	})
 }
