@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
@@ -20,23 +21,26 @@ import (
 )
 
 // TestHTTPVersions reads two shards at once over each way a client can talk to
-// kinesis-local: HTTP/1.1 on the plain port (testenv's client), h2c on the plain port, h2
-// over TLS and HTTP/1.1 over TLS, the last three on transports built by efo.NewHTTPClient.
+// kinesis-local: HTTP/1.1 and h2c on the plain port, h2 and HTTP/1.1 over TLS, on
+// transports built by efo.NewHTTPClient, and over TLS with the SDK's default transport
+// as it comes (only the emulator's self-signed certificate trusted).
 // Every response must come over the expected protocol, every record must arrive, and an
 // https subscription over HTTP/1 must be logged as a warning.
 func TestHTTPVersions(t *testing.T) {
 	env := testenv.New(t)
 	tests := []struct {
-		name     string
-		tls      bool
-		protos   func(*http.Protocols)
-		wantH2   bool
-		wantWarn bool
+		name       string
+		tls        bool
+		protos     func(*http.Protocols)
+		sdkDefault bool // the SDK's own default transport, not NewHTTPClient's
+		wantH2     bool
+		wantWarn   bool
 	}{
-		{"HTTP/1.1 plain", false, func(p *http.Protocols) { p.SetHTTP1(true) }, false, false},
-		{"h2c", false, func(p *http.Protocols) { p.SetUnencryptedHTTP2(true) }, true, false},
-		{"h2 over TLS", true, nil, true, false},
-		{"HTTP/1.1 over TLS", true, func(p *http.Protocols) { p.SetHTTP1(true) }, false, true},
+		{"HTTP/1.1 plain", false, func(p *http.Protocols) { p.SetHTTP1(true) }, false, false, false},
+		{"h2c", false, func(p *http.Protocols) { p.SetUnencryptedHTTP2(true) }, false, true, false},
+		{"h2 over TLS", true, nil, false, true, false},
+		{"SDK default over TLS", true, nil, true, true, false},
+		{"HTTP/1.1 over TLS", true, func(p *http.Protocols) { p.SetHTTP1(true) }, false, false, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -48,7 +52,11 @@ func TestHTTPVersions(t *testing.T) {
 				}
 				endpoint = env.KinesisTLSEndpoint
 			}
-			tr := efo.NewHTTPClient(func(tr *http.Transport) {
+			newClient := efo.NewHTTPClient
+			if tt.sdkDefault {
+				newClient = awshttp.NewBuildableClient().WithTransportOptions
+			}
+			tr := newClient(func(tr *http.Transport) {
 				if tt.protos != nil {
 					tr.Protocols = new(http.Protocols)
 					tt.protos(tr.Protocols)

@@ -4,6 +4,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/kclgo/kcl/efo"
@@ -31,5 +33,11 @@ func TestSubscribeManyShardsOneClient(t *testing.T) {
 	// buffers and must lose nothing.
 	for id, r := range readers {
 		expectExactly(t, r.until(len(want[id]), 30*time.Second), want[id])
+		r.sub.Close()
+	}
+	// Stopping reads never deregisters the consumer.
+	out, err := env.Kinesis.DescribeStreamConsumer(t.Context(), &kinesis.DescribeStreamConsumerInput{ConsumerARN: aws.String(c.ARN())})
+	if err != nil || out.ConsumerDescription.ConsumerStatus != types.ConsumerStatusActive {
+		t.Fatalf("consumer after its subscriptions closed: %v, %v", out, err)
 	}
 }
