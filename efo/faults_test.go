@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/google/go-cmp/cmp"
 
@@ -281,6 +282,27 @@ func TestPermanentServiceErrors(t *testing.T) {
 		var nf *types.ResourceNotFoundException
 		if !errors.As(err, &se) || se.ShardID != f.shard || !errors.Is(err, efo.ErrNotFound) || !errors.As(err, &nf) {
 			t.Fatalf("Err = %v, want a ShardError of %s with ErrNotFound and ResourceNotFoundException", err, f.shard)
+		}
+	})
+	t.Run("stream deleted while subscribed", func(t *testing.T) {
+		t.Parallel()
+		f := newFaultEnv(t)
+		// kinesis-local keeps a live subscription going after its stream is deleted; real
+		// Kinesis ends it. Short subscriptions make the package resubscribe and learn.
+		f.inj.Add(faults.Rule{Op: "SubscribeToShard", Fault: faults.CutStream{AfterEvents: 2}})
+		want := f.stream.PutN(t, "doomed", 10)
+		sub := subscribe(t, f.c, f.shard, efo.StartPosition{Type: types.ShardIteratorTypeTrimHorizon})
+		r := newReader(t, sub)
+		r.until(len(want), 20*time.Second)
+		if _, err := f.env.Kinesis.DeleteStream(t.Context(), &kinesis.DeleteStreamInput{
+			StreamName: aws.String(f.stream.Name), EnforceConsumerDeletion: aws.Bool(true),
+		}); err != nil {
+			t.Fatal(err)
+		}
+		err := waitEnded(t, sub, 30*time.Second)
+		expectExactly(t, r.records, want)
+		if !errors.Is(err, efo.ErrNotFound) {
+			t.Fatalf("Err = %v, want ErrNotFound", err)
 		}
 	})
 	for _, fault := range []faults.Fault{faults.AccessDenied(), faults.StreamException{AfterEvents: 1, Type: "AccessDeniedException"}} {
