@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/kclgo/kcl"
@@ -101,4 +102,72 @@ func TestReshardDuringConsumption(t *testing.T) {
 	if len(firstOf) != 5 {
 		t.Errorf("records delivered from %d shards, want 5 (2 originals, 2 split children, 1 merged)", len(firstOf))
 	}
+}
+
+// TestAtTimestampAcrossUpdateShardCount starts a new application AT_TIMESTAMP on a stream that
+// was resharded with UpdateShardCount after that time (kinesis-local's AT_TIMESTAMP filter
+// then sometimes returns the closed parents as well): exactly the records from that time on
+// arrive, parents before children.
+func TestAtTimestampAcrossUpdateShardCount(t *testing.T) {
+	env := testenv.New(t)
+	stream := env.CreateStream(t, 2)
+	old := stream.PutN(t, "old", 50)
+	time.Sleep(1500 * time.Millisecond) // arrival times have second-ish precision in places
+	from := time.Now()
+	time.Sleep(500 * time.Millisecond)
+	want := stream.PutN(t, "new", 100)
+	if _, err := env.Kinesis.UpdateShardCount(t.Context(), &kinesis.UpdateShardCountInput{
+		StreamName: aws.String(stream.Name), TargetShardCount: aws.Int32(4), ScalingType: types.ScalingTypeUniformScaling,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	stream.WaitActive(t)
+	want = append(want, stream.PutN(t, "later", 100)...)
+
+	cfg := newConfig(t, env, stream, env.LeaseTable(t))
+	cfg.Retrieval = kcl.Polling
+	cfg.InitialPosition = kcl.AtTimestamp(from)
+	c, err := kcl.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := testenv.WithTimeout(t, 2*time.Minute)
+	runConsumer(t, ctx, c)
+	col := newCollector()
+	readers := col.consume(c, "w1", 0)
+	col.waitFor(t, want, 60*time.Second)
+	if err := c.Drain(ctx); err != nil {
+		t.Fatalf("Drain: %v", err)
+	}
+	readers.Wait()
+	got := col.snapshot()
+	checkOrder(t, got, append(old, want...), false)
+	if missing := missingRecords(got, old); len(missing) != len(old) {
+		t.Errorf("%d records put before the initial timestamp were delivered", len(old)-len(missing))
+	}
+	lastOf, firstOf := map[string]int{}, map[string]int{}
+	for i, s := range got {
+		lastOf[s.shard] = i
+		if _, ok := firstOf[s.shard]; !ok {
+			firstOf[s.shard] = i
+		}
+	}
+	for _, s := range stream.Shards(t) {
+		first, ok := firstOf[aws.ToString(s.ShardId)]
+		for _, p := range parentsOfShard(s) {
+			if last, had := lastOf[p]; ok && had && last > first {
+				t.Errorf("child %s's first record was delivered before parent %s's last", aws.ToString(s.ShardId), p)
+			}
+		}
+	}
+}
+
+func parentsOfShard(s types.Shard) []string {
+	var ps []string
+	for _, p := range []*string{s.ParentShardId, s.AdjacentParentShardId} {
+		if p != nil {
+			ps = append(ps, *p)
+		}
+	}
+	return ps
 }
