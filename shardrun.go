@@ -10,6 +10,7 @@ import (
 
 	"github.com/kclgo/kcl/aggregation"
 	"github.com/kclgo/kcl/checkpointer"
+	"github.com/kclgo/kcl/internal/ctxwait"
 	"github.com/kclgo/kcl/leases"
 )
 
@@ -212,7 +213,7 @@ func (w *worker) waitForParents(ctx context.Context, lease leases.Lease) error {
 			return nil
 		}
 		w.c.log.Debug("waiting for parent shard", slog.String("shard", lease.ShardID), slog.String("parent", pending))
-		if err := sleep(ctx, w.c.cfg.ParentPollInterval); err != nil {
+		if err := ctxwait.Sleep(ctx, w.c.cfg.ParentPollInterval); err != nil {
 			return err
 		}
 	}

@@ -1,7 +1,6 @@
 package efo
 
 import (
-	"context"
 	"math/rand/v2"
 	"time"
 )
@@ -33,19 +32,4 @@ func minDuration(a, b time.Duration) time.Duration {
 		return a
 	}
 	return b
-}
-
-// sleep waits for d or until ctx ends, and then returns context.Cause(ctx).
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return context.Cause(ctx)
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return context.Cause(ctx)
-	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/kclgo/kcl/internal/ctxwait"
 )
 
 // shardLimiter spaces SubscribeToShard calls per shard by at least interval, across every
@@ -26,7 +28,7 @@ func (l *shardLimiter) wait(ctx context.Context, shardID string) error {
 	if err := context.Cause(ctx); err != nil {
 		return err
 	}
-	return sleep(ctx, l.reserve(shardID, time.Now()))
+	return ctxwait.Sleep(ctx, l.reserve(shardID, time.Now()))
 }
 
 // reserve books the earliest free slot of shardID at or after now and returns how long

@@ -10,6 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/kclgo/kcl/internal/ctxwait"
 )
 
 // NewConsumer finds the consumer named consumerName on stream (a name or an ARN) or
@@ -109,7 +111,7 @@ func (r *registrar) retry(ctx context.Context, err error, failures int) error {
 	}
 	wait := backoff(r.cfg.retryMin, r.cfg.retryMax, failures)
 	r.log.Debug("efo: retrying", "after", wait, "err", err)
-	return sleep(ctx, wait)
+	return ctxwait.Sleep(ctx, wait)
 }
 
 // streamARN returns the stream's ARN, describing the stream when given its name.
@@ -151,7 +153,7 @@ func (r *registrar) findOrRegister(ctx context.Context, streamARN string) (strin
 			}
 			// CREATING: someone registered it; DELETING: it goes away, then we register anew.
 			r.log.Debug("efo: waiting for consumer", "status", d.ConsumerStatus)
-			if err := sleep(ctx, jitter(r.cfg.pollInterval)); err != nil {
+			if err := ctxwait.Sleep(ctx, jitter(r.cfg.pollInterval)); err != nil {
 				return "", err
 			}
 			continue
@@ -175,14 +177,14 @@ func (r *registrar) findOrRegister(ctx context.Context, streamARN string) (strin
 			r.log.Info("efo: registered consumer")
 			registerLimited = 0
 			// Freshly registered consumers are CREATING; describe after a poll interval.
-			if err := sleep(ctx, jitter(r.cfg.pollInterval)); err != nil {
+			if err := ctxwait.Sleep(ctx, jitter(r.cfg.pollInterval)); err != nil {
 				return "", err
 			}
 		case code == codeResourceInUse:
 			// Another worker registered it between our describe and register (or it is
 			// still being deleted): describe it again.
 			r.log.Debug("efo: consumer registered by someone else", "err", err)
-			if err := sleep(ctx, jitter(r.cfg.pollInterval)); err != nil {
+			if err := ctxwait.Sleep(ctx, jitter(r.cfg.pollInterval)); err != nil {
 				return "", err
 			}
 		case code == codeLimitExceeded:
@@ -190,7 +192,7 @@ func (r *registrar) findOrRegister(ctx context.Context, streamARN string) (strin
 			if registerLimited >= r.cfg.registerAttempts {
 				return "", r.fail(ErrLimitExceeded, err)
 			}
-			if err := sleep(ctx, backoff(r.cfg.retryMin, r.cfg.retryMax, registerLimited-1)); err != nil {
+			if err := ctxwait.Sleep(ctx, backoff(r.cfg.retryMin, r.cfg.retryMax, registerLimited-1)); err != nil {
 				return "", err
 			}
 		default:

@@ -10,6 +10,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/kclgo/kcl/checkpointer"
+	"github.com/kclgo/kcl/internal/ctxwait"
 )
 
 // Subscription reads one shard over enhanced fan-out, resubscribing as needed.
@@ -95,7 +98,7 @@ func (s *Subscription) loop(ctx context.Context, start StartPosition) error {
 		}
 		s.log.Log(ctx, level, "efo: subscribe gave nothing, retrying",
 			"reason", end.reason, "from", cur.pos.String(), "after", wait, "failures", failures, "err", end.err)
-		if err := sleep(ctx, wait); err != nil {
+		if err := ctxwait.Sleep(ctx, wait); err != nil {
 			return err
 		}
 	}
@@ -188,7 +191,7 @@ func (s *Subscription) batch(e *types.SubscribeToShardEvent, cur *cursor) Batch 
 	records := e.Records
 	if cur.lastSeq != "" {
 		i := 0
-		for i < len(records) && compareSequenceNumbers(aws.ToString(records[i].SequenceNumber), cur.lastSeq) <= 0 {
+		for i < len(records) && checkpointer.CompareSequenceNumbers(aws.ToString(records[i].SequenceNumber), cur.lastSeq) <= 0 {
 			i++
 		}
 		if i > 0 {

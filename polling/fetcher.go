@@ -9,6 +9,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/kclgo/kcl/internal/ctxwait"
 )
 
 // fetchedBatch is a batch with the bytes it counts against the read-ahead.
@@ -53,7 +55,7 @@ func (f *fetcher) run(ctx context.Context, out chan<- fetchedBatch) error {
 				return err
 			}
 		}
-		if err := sleep(ctx, max(f.pacer.delay(time.Now()), time.Until(f.retryAt))); err != nil {
+		if err := ctxwait.Sleep(ctx, max(f.pacer.delay(time.Now()), time.Until(f.retryAt))); err != nil {
 			return err
 		}
 		b, err := f.getRecords(ctx)
@@ -88,7 +90,7 @@ func (f *fetcher) position() StartPosition {
 func (f *fetcher) renewIterator(ctx context.Context) error {
 	pos := f.position()
 	for {
-		if err := sleep(ctx, time.Until(f.retryAt)); err != nil {
+		if err := ctxwait.Sleep(ctx, time.Until(f.retryAt)); err != nil {
 			return err
 		}
 		callCtx, cancel := context.WithTimeout(ctx, f.cfg.callTimeout)
@@ -197,19 +199,4 @@ func (f *fetcher) recover(err error) error {
 	f.log.Log(context.Background(), level, "polling: GetRecords failed, retrying", "class", class.String(),
 		"wait", max(0, time.Until(f.retryAt)), "new_iterator", f.iterator == nil, "err", err)
 	return errRetry
-}
-
-// sleep waits d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return context.Cause(ctx)
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return context.Cause(ctx)
-	}
 }

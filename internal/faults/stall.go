@@ -1,10 +1,11 @@
 package faults
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/kclgo/kcl/internal/ctxwait"
 )
 
 // Stall holds a call for For, or until the request's context is done, which then fails the
@@ -21,7 +22,7 @@ type Stall struct {
 func (s Stall) Inject(_ Call, req *http.Request, next http.RoundTripper) (*http.Response, error) {
 	ctx := req.Context()
 	if s.BeforeRequest {
-		if err := sleep(ctx, s.For); err != nil {
+		if err := ctxwait.Sleep(ctx, s.For); err != nil {
 			closeBody(req)
 			return nil, err
 		}
@@ -31,7 +32,7 @@ func (s Stall) Inject(_ Call, req *http.Request, next http.RoundTripper) (*http.
 	if err != nil {
 		return nil, err
 	}
-	if err := sleep(ctx, s.For); err != nil {
+	if err := ctxwait.Sleep(ctx, s.For); err != nil {
 		resp.Body.Close()
 		return nil, err
 	}
@@ -44,15 +45,4 @@ func (s Stall) String() string {
 		return fmt.Sprintf("stall request %v", s.For)
 	}
 	return fmt.Sprintf("stall response %v", s.For)
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
