@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/kclgo/kcl"
+	"github.com/kclgo/kcl/checkpointer"
 	"github.com/kclgo/kcl/internal/testenv"
 )
 
@@ -164,7 +165,7 @@ func checkOrder(t *testing.T, got []seen, puts []testenv.Put, failover bool) {
 		}
 		k := s.tenure + "/" + s.shard
 		if prev, ok := last[k]; ok {
-			c := testenv.CompareSequenceNumbers(prev.seq, s.seq)
+			c := checkpointer.CompareSequenceNumbers(prev.seq, s.seq)
 			if c > 0 || (c == 0 && prev.sub >= s.sub) {
 				t.Errorf("tenure %s of shard %s: %s/%d after %s/%d: out of order or repeated", s.tenure, s.shard, s.seq, s.sub, prev.seq, prev.sub)
 			}

@@ -170,19 +170,30 @@ func (e ExtendedSequenceNumber) Compare(o ExtendedSequenceNumber) int {
 	case e.rank != rankSequence:
 		return 0
 	}
-	// Canonical digits: a longer number is larger; equal lengths compare as text.
+	if c := CompareSequenceNumbers(e.seq, o.seq); c != 0 {
+		return c
+	}
 	switch {
-	case len(e.seq) < len(o.seq):
-		return -1
-	case len(e.seq) > len(o.seq):
-		return 1
-	case e.seq < o.seq:
-		return -1
-	case e.seq > o.seq:
-		return 1
 	case e.sub < o.sub:
 		return -1
 	case e.sub > o.sub:
+		return 1
+	}
+	return 0
+}
+
+// CompareSequenceNumbers compares two Kinesis sequence numbers as the integers they are,
+// without allocating: -1, 0 or 1. They must be decimal digits without leading zeros, as
+// Kinesis writes them: a longer number is then larger, and equal lengths compare as text.
+func CompareSequenceNumbers(a, b string) int {
+	switch {
+	case len(a) < len(b):
+		return -1
+	case len(a) > len(b):
+		return 1
+	case a < b:
+		return -1
+	case a > b:
 		return 1
 	}
 	return 0

@@ -93,21 +93,3 @@ func isSequenceNumber(s string) bool {
 	}
 	return true
 }
-
-// compareSequenceNumbers compares two sequence numbers as decimal integers without
-// allocating: a longer number (no leading zeros) is larger.
-func compareSequenceNumbers(a, b string) int {
-	if len(a) != len(b) {
-		if len(a) < len(b) {
-			return -1
-		}
-		return 1
-	}
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}

@@ -9,6 +9,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/kclgo/kcl/checkpointer"
 )
 
 // EndShard ends a subscription to a closed shard the way Kinesis does and kinesis-local
@@ -59,7 +61,7 @@ func (s *endShardStep) message(m eventstream.Message, raw []byte, out *bytes.Buf
 		return nil
 	}
 	for _, r := range ev.Records {
-		if s.last != "" && compareSequenceNumbers(r.SequenceNumber, s.last) >= 0 {
+		if s.last != "" && checkpointer.CompareSequenceNumbers(r.SequenceNumber, s.last) >= 0 {
 			s.reached = true
 		}
 	}
@@ -111,21 +113,4 @@ func deref(s *string) string {
 		return ""
 	}
 	return *s
-}
-
-// compareSequenceNumbers compares two decimal sequence numbers as integers.
-func compareSequenceNumbers(a, b string) int {
-	if len(a) != len(b) {
-		if len(a) < len(b) {
-			return -1
-		}
-		return 1
-	}
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

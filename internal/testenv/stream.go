@@ -12,6 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/kclgo/kcl/checkpointer"
 )
 
 // Stream is a fresh stream on kinesis-local, deleted when its test ends.
@@ -202,26 +204,11 @@ func ByShard(puts []Put) map[string][]Put {
 		m[p.ShardID] = append(m[p.ShardID], p)
 	}
 	for _, ps := range m {
-		sort.SliceStable(ps, func(i, j int) bool { return CompareSequenceNumbers(ps[i].SequenceNumber, ps[j].SequenceNumber) < 0 })
+		sort.SliceStable(ps, func(i, j int) bool {
+			return checkpointer.CompareSequenceNumbers(ps[i].SequenceNumber, ps[j].SequenceNumber) < 0
+		})
 	}
 	return m
-}
-
-// CompareSequenceNumbers compares two decimal sequence numbers as big integers.
-func CompareSequenceNumbers(a, b string) int {
-	if len(a) != len(b) {
-		if len(a) < len(b) {
-			return -1
-		}
-		return 1
-	}
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // WithTimeout is t.Context bounded by d, so a stuck read fails the test instead of hanging it.
