@@ -252,7 +252,11 @@ func (w *worker) run(ctx context.Context) error {
 	)
 	coordErr := make(chan error, 1)
 	loops.Go(func() { coordErr <- w.coord.Run(coordCtx) })
+	// The event loop is the only starter of shard goroutines: shards.Wait may begin only
+	// after it has ended, or a shard started meanwhile would outlive Run.
+	eventsDone := make(chan struct{})
 	loops.Go(func() {
+		defer close(eventsDone)
 		for {
 			select {
 			case ev, ok := <-w.coord.Events():
@@ -293,10 +297,11 @@ func (w *worker) run(ctx context.Context) error {
 	c.mu.Unlock()
 
 	if req.drain {
-		result = w.drain(req.ctx, &shards, acquiring, stopShards)
+		result = w.drain(req.ctx, &shards, acquiring, eventsDone, stopShards)
 	} else {
 		close(acquiring)
 		stopShards(ErrShutdown)
+		<-eventsDone
 		shards.Wait()
 	}
 	// Release every lease now that the shards are done with them.
@@ -314,7 +319,7 @@ func (w *worker) run(ctx context.Context) error {
 }
 
 // drain stops reading, lets the shards flush and waits for their final checkpoints.
-func (w *worker) drain(ctx context.Context, shards *sync.WaitGroup, acquiring chan struct{}, stopShards context.CancelCauseFunc) error {
+func (w *worker) drain(ctx context.Context, shards *sync.WaitGroup, acquiring chan struct{}, eventsDone <-chan struct{}, stopShards context.CancelCauseFunc) error {
 	c := w.c
 	if ctx == nil {
 		ctx = context.Background()
@@ -326,6 +331,7 @@ func (w *worker) drain(ctx context.Context, shards *sync.WaitGroup, acquiring ch
 	}
 	close(acquiring)
 	close(c.draining)
+	<-eventsDone
 	waited := make(chan struct{})
 	go func() { shards.Wait(); close(waited) }()
 	select {
