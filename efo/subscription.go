@@ -59,6 +59,8 @@ func (s *Subscription) run(ctx context.Context, start StartPosition) {
 	s.mu.Lock()
 	s.err = err
 	s.mu.Unlock()
+	// Ended by itself (shard end, permanent error): release the context now, not at Close.
+	s.cancel(context.Canceled)
 }
 
 // cursor is where the next subscribe starts and what was handed on last.

@@ -28,10 +28,10 @@
 // also replace the iterator. An expired iterator is replaced by one right after the last
 // record the reader handed on (delivered or held in its read-ahead), or at the start
 // position when it handed on none. A reader started at LATEST pins that position to the
-// time of its first GetShardIterator call (AT_TIMESTAMP), so a fresh iterator never jumps
-// to a newer LATEST and skips what arrived in between. The pin uses this machine's clock:
-// with a clock ahead of Kinesis's, records from just before the pin may be missed, with one
-// behind it a few records from before LATEST may be read.
+// time of its first GetShardIterator call less a second (AT_TIMESTAMP), so a fresh iterator
+// never jumps to a newer LATEST and skips what arrived in between; the second allows for
+// this machine's clock running ahead of Kinesis's, at the cost of perhaps a few records from
+// just before LATEST.
 // Errors are told apart by the SDK's error types and codes, never by their text.
 //
 // # Backpressure

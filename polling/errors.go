@@ -107,11 +107,8 @@ func classify(err error) errorClass {
 	if sdkRetryables.IsErrorRetryable(err) == aws.TrueTernary {
 		return classTransient
 	}
-	if api != nil {
-		// A client fault the SDK would not retry: the request itself is wrong.
-		return classPermanent
-	}
-	// No answer from the service at all (a cut connection, a truncated body, a failed
-	// dial): the service has not refused anything, so try again.
+	// An API error of a kind not listed above (an expired session token during a credentials
+	// refresh, a skewed clock), or no answer from the service at all (a cut connection, a
+	// truncated body, a failed dial): nothing says retrying is useless, so try again.
 	return classTransient
 }

@@ -80,9 +80,11 @@ func TestRecoverableFaults(t *testing.T) {
 			rule:      faults.Rule{Op: "GetRecords", Skip: 2, Times: 3, Fault: faults.Throttle()},
 			iterators: []iteratorRequest{trimHorizon}, throttles: 3,
 		},
-		"GetRecords throttled beyond the SDK's retries": {
+		// The client retries on its own, but the reader makes every call a single attempt:
+		// each throttle goes through its pacer and metrics.
+		"GetRecords throttled on a client with SDK retries": {
 			rule:       faults.Rule{Op: "GetRecords", Skip: 2, Times: 5, Fault: faults.Throttle()},
-			sdkRetries: true, iterators: []iteratorRequest{trimHorizon}, throttles: 1, // 3 in the SDK, 1 seen, 2 in the SDK
+			sdkRetries: true, iterators: []iteratorRequest{trimHorizon}, throttles: 5,
 		},
 		"GetRecords KMS throttled": {
 			rule:      faults.Rule{Op: "GetRecords", Skip: 1, Times: 2, Fault: faults.APIError{Kinesis: "KMSThrottlingException"}},
@@ -135,9 +137,9 @@ func TestRecoverableFaults(t *testing.T) {
 			rule:      faults.Rule{Op: "GetRecords", Skip: 2, Times: 2, Fault: faults.ResetMidBody(100)},
 			iterators: []iteratorRequest{trimHorizon},
 		},
-		"connection resets beyond the SDK's retries": {
+		"connection resets on a client with SDK retries": {
 			rule:       faults.Rule{Op: "GetRecords", Skip: 2, Times: 4, Fault: faults.ResetAfter()},
-			sdkRetries: true, iterators: []iteratorRequest{trimHorizon},
+			sdkRetries: true, iterators: []iteratorRequest{trimHorizon, afterTwo}, // 3 in a row renew the iterator
 		},
 		"GetShardIterator connection reset": {
 			rule:      faults.Rule{Op: "GetShardIterator", Times: 2, Fault: faults.ResetBefore()},

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
@@ -38,6 +39,14 @@ type fetcher struct {
 	retryAt  time.Time // no call before this, after a failure
 	failures int       // transient GetRecords failures in a row
 }
+
+// oneAttempt makes the SDK try a call once: the fetcher retries itself, so that every
+// attempt goes through the pacer and reaches the logs and metrics. The SDK's retryer stays
+// (limited to one attempt) for its clock-skew correction.
+func oneAttempt(o *kinesis.Options) { o.Retryer = retry.AddWithMaxAttempts(o.Retryer, 1) }
+
+// latestSkew is taken off the time a LATEST position is pinned to, as efo does.
+const latestSkew = time.Second
 
 // errRetry says the last call failed in a way the loop recovers from.
 var errRetry = errors.New("retry")
@@ -89,23 +98,26 @@ func (f *fetcher) position() StartPosition {
 
 func (f *fetcher) renewIterator(ctx context.Context) error {
 	pos := f.position()
+	// A LATEST start is pinned to the time before the first attempt, less an allowance
+	// for this machine's clock running ahead of Kinesis's.
+	pinAt := time.Now().Add(-latestSkew)
 	for {
 		if err := ctxwait.Sleep(ctx, time.Until(f.retryAt)); err != nil {
 			return err
 		}
 		callCtx, cancel := context.WithTimeout(ctx, f.cfg.callTimeout)
-		calledAt := time.Now()
-		out, err := f.client.GetShardIterator(callCtx, f.stream.iteratorInput(f.shardID, pos))
+		out, err := f.client.GetShardIterator(callCtx, f.stream.iteratorInput(f.shardID, pos), oneAttempt)
 		cancel()
 		if err == nil && out.ShardIterator != nil {
 			if pos.Type == types.ShardIteratorTypeLatest {
-				// Pin LATEST to the moment it was asked for: should this iterator expire before
-				// a record is handed on, the next one starts there rather than at a newer
-				// LATEST, which would skip what arrived in between.
-				f.start = AtTimestamp(calledAt)
+				// Should this iterator expire before a record is handed on, the next one
+				// starts at the pin rather than at a newer LATEST, which would skip what
+				// arrived in between.
+				f.start = AtTimestamp(pinAt)
 			}
 			f.iterator = out.ShardIterator
-			f.retry.reset()
+			// The backoff is reset by a successful GetRecords only: an iterator renewed
+			// after failures must not restart a long outage's backoff from its minimum.
 			f.log.Debug("polling: got shard iterator", "position", pos.String())
 			return nil
 		}
@@ -142,7 +154,7 @@ func (f *fetcher) getRecords(ctx context.Context) (fetchedBatch, error) {
 	start := time.Now()
 	f.pacer.started(start)
 	callCtx, cancel := context.WithTimeout(ctx, f.cfg.callTimeout)
-	out, err := f.client.GetRecords(callCtx, in)
+	out, err := f.client.GetRecords(callCtx, in, oneAttempt)
 	cancel()
 	if err != nil {
 		if ctx.Err() != nil {
