@@ -16,6 +16,13 @@ type Writer interface {
 	Checkpoint(ctx context.Context, leaseKey string, position ExtendedSequenceNumber) error
 }
 
+// ShardEndWriter is a Writer that also records that a shard was processed to its end,
+// together with its child shards, in one fenced write; Finish needs it.
+type ShardEndWriter interface {
+	Writer
+	CheckpointShardEnd(ctx context.Context, leaseKey string, childShardIDs []string) error
+}
+
 // Checkpointer tracks and records the progress of one lease for as long as this worker holds
 // it. Its methods are safe for concurrent use: the consumer reports deliveries while the
 // application checkpoints. Writes reach the Writer one at a time and in increasing order.
@@ -111,13 +118,13 @@ func (c *Checkpointer) Processed(ctx context.Context, last ExtendedSequenceNumbe
 	if !due {
 		return nil
 	}
-	return c.write(ctx, last)
+	return c.writeIfAhead(ctx, last)
 }
 
 // Checkpoint records everything delivered to the application so far. Nothing is written
-// when that is already the last checkpoint.
+// when the last checkpoint is there already (or further: nothing delivered yet).
 func (c *Checkpointer) Checkpoint(ctx context.Context) error {
-	return c.write(ctx, c.LargestDelivered())
+	return c.writeIfAhead(ctx, c.LargestDelivered())
 }
 
 // CheckpointAt records position, which must be at or after the last checkpoint and at or
@@ -133,15 +140,61 @@ func (c *Checkpointer) CheckpointAt(ctx context.Context, position ExtendedSequen
 // (shutdown or before releasing the lease), whatever the strategy.
 func (c *Checkpointer) Drain(ctx context.Context) error {
 	c.mu.Lock()
-	processed, last, lost := c.processed, c.last, c.lost
+	processed := c.processed
 	c.mu.Unlock()
-	if lost != nil {
-		return lost
+	// Nothing new, or the application already checkpointed further: nothing to write.
+	return c.writeIfAhead(ctx, processed)
+}
+
+// Finish records SHARD_END and the shard's children through w, which must be a
+// ShardEndWriter, once the application processed the shard to its end. It retries like
+// every write; afterwards nothing else can be checkpointed, and Finish again is a no-op.
+func (c *Checkpointer) Finish(ctx context.Context, childShardIDs []string) error {
+	sw, ok := c.w.(ShardEndWriter)
+	if !ok {
+		return errors.New("checkpointer: Finish: the Writer cannot record a shard's end")
 	}
-	if processed.Compare(last) <= 0 {
-		return nil // nothing new, or the application already checkpointed further
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	c.mu.Lock()
+	switch {
+	case c.lost != nil:
+		c.mu.Unlock()
+		return c.lost
+	case c.last.IsShardEnd():
+		c.mu.Unlock()
+		return nil
 	}
-	return c.write(ctx, processed)
+	c.delivered = ShardEnd // the shard's end is the last thing a reader is given
+	c.mu.Unlock()
+	err := c.retrying(ctx, ShardEnd, func(ctx context.Context) error {
+		return sw.CheckpointShardEnd(ctx, c.leaseKey, childShardIDs)
+	})
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.last, c.processed, c.sinceRecords, c.lastWriteAt = ShardEnd, ShardEnd, 0, time.Now()
+	c.mu.Unlock()
+	return nil
+}
+
+// writeIfAhead writes position if it is past the last checkpoint, and otherwise only
+// resets the strategy's count: the application may have checkpointed further itself.
+func (c *Checkpointer) writeIfAhead(ctx context.Context, position ExtendedSequenceNumber) error {
+	c.mu.Lock()
+	if c.lost == nil && position.Compare(c.last) <= 0 {
+		c.sinceRecords = 0
+		c.mu.Unlock()
+		return nil
+	}
+	c.mu.Unlock()
+	err := c.write(ctx, position)
+	var ce *CheckpointError
+	if errors.As(err, &ce) && errors.Is(err, ErrCheckpointBackwards) {
+		return nil // a concurrent checkpoint went further between the check and the write
+	}
+	return err
 }
 
 // write validates position against the current state and writes it, retrying throttling
@@ -167,7 +220,9 @@ func (c *Checkpointer) write(ctx context.Context, position ExtendedSequenceNumbe
 	}
 	c.mu.Unlock()
 
-	if err := c.writeRetrying(ctx, position); err != nil {
+	if err := c.retrying(ctx, position, func(ctx context.Context) error {
+		return c.w.Checkpoint(ctx, c.leaseKey, position)
+	}); err != nil {
 		return err
 	}
 	c.mu.Lock()
@@ -178,10 +233,13 @@ func (c *Checkpointer) write(ctx context.Context, position ExtendedSequenceNumbe
 	return nil
 }
 
-func (c *Checkpointer) writeRetrying(ctx context.Context, position ExtendedSequenceNumber) error {
+// retrying runs one write of position until it succeeds, the lease is lost, the context
+// ends, or it fails in a way retrying cannot mend; throttling and transient failures wait a
+// backoff.
+func (c *Checkpointer) retrying(ctx context.Context, position ExtendedSequenceNumber, do func(context.Context) error) error {
 	var b interface{ NextBackOff() time.Duration }
 	for attempt := 1; ; attempt++ {
-		err := c.w.Checkpoint(ctx, c.leaseKey, position)
+		err := do(ctx)
 		switch {
 		case err == nil:
 			return nil
