@@ -46,7 +46,8 @@ type Coordinator struct {
 	mu           sync.Mutex
 	held         map[string]*tenure
 	state        runState
-	stopTaking   chan struct{} // closed when taking stops (Shutdown)
+	stopTaking   chan struct{} // closed when taking stops (StopTaking or Shutdown)
+	stopOnce     sync.Once
 	takerDone    chan struct{} // closed when the taker goroutine ended
 	shutdownDone chan struct{} // closed when Shutdown released everything; ends Run
 
@@ -70,6 +71,11 @@ type tenure struct {
 	lastRenewed time.Time // when the last successful write was sent (monotonic)
 	lost        bool
 	reason      LostReason
+	// unanswered counts this tenure's writes whose outcome is unknown (a timeout, a reset):
+	// each may have bumped the counter in the table without our knowing; unansweredAt are
+	// the checkpoints such writes may have put in the row.
+	unanswered   int64
+	unansweredAt []checkpointer.ExtendedSequenceNumber
 
 	snapshot atomic.Pointer[Lease] // lease after the last write, read by Held without the lock
 }
@@ -223,6 +229,10 @@ func (c *Coordinator) endAll(reason LostReason) {
 	}
 }
 
+// StopTaking stops taking leases while the held ones are still renewed: a worker that is
+// draining should not pick up leases it will only release again. Shutdown does it too.
+func (c *Coordinator) StopTaking() { c.stopOnce.Do(func() { close(c.stopTaking) }) }
+
 // Shutdown stops a running coordinator gracefully: it stops taking leases, releases every
 // lease it holds (each conditioned on owner and counter, throttling and transient failures
 // retried until ctx ends)
@@ -234,7 +244,7 @@ func (c *Coordinator) Shutdown(ctx context.Context) error {
 	switch c.state {
 	case stateIdle:
 		c.state = stateStopped
-		close(c.stopTaking)
+		c.StopTaking()
 		close(c.shutdownDone)
 		c.mu.Unlock()
 		return nil
@@ -251,7 +261,7 @@ func (c *Coordinator) Shutdown(ctx context.Context) error {
 		}
 	}
 	c.state = stateShuttingDown
-	close(c.stopTaking)
+	c.StopTaking()
 	c.mu.Unlock()
 	defer close(c.shutdownDone)
 
@@ -351,4 +361,13 @@ func (w tenureWriter) Checkpoint(ctx context.Context, leaseKey string, position 
 		return fmt.Errorf("leases: checkpointer of %s asked to write %s", w.tn.key, leaseKey)
 	}
 	return w.c.checkpointTenure(ctx, w.tn, position, nil)
+}
+
+// CheckpointShardEnd records SHARD_END and the children for this tenure only, so that
+// Checkpointer.Finish of a tenure that ended cannot write into a later one.
+func (w tenureWriter) CheckpointShardEnd(ctx context.Context, leaseKey string, childShardIDs []string) error {
+	if leaseKey != w.tn.key {
+		return fmt.Errorf("leases: checkpointer of %s asked to write %s", w.tn.key, leaseKey)
+	}
+	return w.c.checkpointTenure(ctx, w.tn, checkpointer.ShardEnd, childShardIDs)
 }

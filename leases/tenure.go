@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/kclgo/kcl/checkpointer"
@@ -67,9 +68,12 @@ const maxSettleRounds = 3
 // fencedWrite runs op with the tenure's counter; the write lock must be held and tn not lost.
 // On success the counter is bumped and the renewal time set. When the table refuses the
 // condition, the row is read back: gone, or owned by somebody else, means the lease is lost
-// (Lost is emitted and the error wraps ErrLeaseLost). Still ours means a write of ours was
+// (Lost is emitted and the error wraps ErrLeaseLost). Still ours may mean a write of ours was
 // applied although its answer never came (an SDK retry after a reset, a timed-out attempt):
-// its counter is adopted and, unless that write already did this one's job, op runs again.
+// the counter is adopted only when it moved by no more than such writes (this one included)
+// can explain, and for a checkpoint only when the row holds what our writes put there.
+// Anything else is another process writing under this worker's id: the lease is lost
+// (LostConflict), and nothing is written with a counter taken from the row.
 func (c *Coordinator) fencedWrite(ctx context.Context, tn *tenure, kind writeKind, position checkpointer.ExtendedSequenceNumber, op func(counter int64) error) error {
 	for round := 1; ; round++ {
 		sent := time.Now()
@@ -77,10 +81,17 @@ func (c *Coordinator) fencedWrite(ctx context.Context, tn *tenure, kind writeKin
 		if err == nil {
 			tn.lease.Counter++
 			tn.lastRenewed = sent
+			tn.unanswered, tn.unansweredAt = 0, nil
 			tn.publish()
 			return nil
 		}
 		if !isConditionFailed(err) {
+			if !checkpointer.IsThrottling(err) {
+				tn.unanswered++ // a timeout or a reset: it may have been applied
+				if kind == checkpointWrite {
+					tn.unansweredAt = append(tn.unansweredAt, position)
+				}
+			}
 			return err
 		}
 		row, found, gerr := c.store.get(ctx, tn.key)
@@ -103,8 +114,19 @@ func (c *Coordinator) fencedWrite(ctx context.Context, tn *tenure, kind writeKin
 			return lostError(tn)
 		}
 		moved := row.Counter != tn.lease.Counter
+		// This op's own SDK-level attempts may have applied it once; its earlier unanswered
+		// writes account for the rest. The row's checkpoint must be one our writes left.
+		explicable := row.Counter >= tn.lease.Counter && row.Counter-tn.lease.Counter <= tn.unanswered+1
+		ours := row.Checkpoint == tn.lease.Checkpoint || slices.Contains(tn.unansweredAt, row.Checkpoint) ||
+			(kind == checkpointWrite && row.Checkpoint == position)
+		if !explicable || !ours {
+			c.markLost(tn, LostConflict, "")
+			return lostError(tn)
+		}
+		tn.lease.Checkpoint = row.Checkpoint
 		c.log.LogAttrs(ctx, slog.LevelDebug, "adopting the counter of a write applied without an answer",
 			slog.String("lease", tn.key), slog.Int64("ours", tn.lease.Counter), slog.Int64("table", row.Counter))
+		tn.unanswered = max(0, tn.unanswered-(row.Counter-tn.lease.Counter))
 		tn.lease.Counter = row.Counter
 		if moved {
 			tn.lastRenewed = sent // the counter moved after sent: the lease was renewed since
@@ -168,6 +190,11 @@ func (c *Coordinator) checkpointTenure(ctx context.Context, tn *tenure, position
 	defer tn.wlock.unlock()
 	if tn.lost || c.expireIfStale(tn) {
 		return lostError(tn)
+	}
+	if position.Compare(tn.lease.Checkpoint) < 0 {
+		// A checkpoint never moves back, least of all over SHARD_END.
+		return fmt.Errorf("checkpoint lease %s at %v: behind its checkpoint %v: %w",
+			tn.key, position, tn.lease.Checkpoint, checkpointer.ErrCheckpointBackwards)
 	}
 	// One attempt holds the lock for at most a renewal interval (the SDK's own retries can
 	// sleep for seconds), so that a throttled checkpoint cannot keep the lease from being
