@@ -3,6 +3,7 @@ package kcl
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/kclgo/kcl/aggregation"
 	"github.com/kclgo/kcl/checkpointer"
@@ -26,6 +27,9 @@ type Batch struct {
 	ShardEnd bool
 
 	shard *Shard
+	// first and last are the positions of the first and last record, kept apart from
+	// Records so that checkpoints do not depend on what the application did to the slice.
+	first, last checkpointer.ExtendedSequenceNumber
 }
 
 // Checkpoint records that every record of this batch, and of the batches before it, was
@@ -38,7 +42,7 @@ func (b Batch) Checkpoint(ctx context.Context) error {
 	if b.ShardEnd {
 		return b.shard.finish(ctx)
 	}
-	return b.shard.checkpointAt(ctx, b.Records[len(b.Records)-1])
+	return b.shard.checkpointAt(ctx, b.last)
 }
 
 // CheckpointAt records that r and every record before it were processed; r must be a record
@@ -47,7 +51,14 @@ func (b Batch) CheckpointAt(ctx context.Context, r Record) error {
 	if b.shard == nil {
 		return errors.New("kcl: CheckpointAt on a Batch the consumer did not deliver")
 	}
-	return b.shard.checkpointAt(ctx, r)
+	pos, err := position(r)
+	if err != nil {
+		return &ShardError{Stream: b.Stream, ShardID: b.ShardID, Err: err}
+	}
+	if pos.Compare(b.first) < 0 || pos.Compare(b.last) > 0 {
+		return fmt.Errorf("kcl: CheckpointAt: record %v is not in this batch of shard %s (%v to %v)", pos, b.ShardID, b.first, b.last)
+	}
+	return b.shard.checkpointAt(ctx, pos)
 }
 
 // position is where a record stands, for checkpoints.

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 
 	"github.com/kclgo/kcl"
+	"github.com/kclgo/kcl/polling"
 )
 
 func validConfig() kcl.Config {
@@ -38,6 +39,13 @@ func TestConfigValidation(t *testing.T) {
 		"short lease table":     {func(c *kcl.Config) { c.LeaseTable = "x" }, "LeaseTable"},
 		"app unfit for a table": {func(c *kcl.Config) { c.App = "orders/eu" }, "LeaseTable"},
 		"bad consumer name":     {func(c *kcl.Config) { c.ConsumerName = "a b" }, "ConsumerName"},
+		"consumer name unused":  {func(c *kcl.Config) { c.ConsumerName = "a b"; c.Retrieval = kcl.Polling }, ""},
+		"sync spinning":         {func(c *kcl.Config) { c.ShardSyncInterval = time.Microsecond }, "ShardSyncInterval"},
+		"parents spinning":      {func(c *kcl.Config) { c.ParentPollInterval = time.Nanosecond }, "ParentPollInterval"},
+		"bad polling option": {func(c *kcl.Config) {
+			c.Retrieval = kcl.Polling
+			c.PollingOptions = []polling.Option{polling.WithMaxRecords(0)}
+		}, "PollingOptions"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			cfg := validConfig()

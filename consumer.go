@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -38,6 +39,8 @@ type Consumer struct {
 	err   error
 	// checkpointStrategy is what Process asked for; zero means Manual.
 	checkpointStrategy checkpointer.Strategy
+	// stopNow ends whatever Run is doing at once: setting up, or the shards of a drain.
+	stopNow context.CancelCauseFunc
 }
 
 type consumerState int
@@ -61,6 +64,12 @@ func New(cfg Config) (*Consumer, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Retrieval == Polling {
+		// Only to validate them here rather than at Run; Run builds its own.
+		if _, err := polling.New(cfg.Kinesis, cfg.PollingOptions...); err != nil {
+			return nil, &ConfigError{Field: "PollingOptions", Reason: err.Error()}
+		}
 	}
 	table, err := leases.NewTable(cfg.DynamoDB, cfg.LeaseTable, leases.WithTableLogger(cfg.Logger))
 	if err != nil {
@@ -133,6 +142,13 @@ func (c *Consumer) shutdown(req stopRequest) error {
 	case stateRunning:
 		c.state = stateStopping
 		c.stopReq <- req
+		if !req.drain && c.stopNow != nil {
+			c.stopNow(ErrShutdown) // still setting up: give up at once
+		}
+	case stateStopping:
+		if !req.drain && c.stopNow != nil {
+			c.stopNow(ErrShutdown) // Stop during a Drain: release now
+		}
 	}
 	c.mu.Unlock()
 	<-c.done
@@ -165,8 +181,16 @@ func (c *Consumer) Run(ctx context.Context) error {
 // run owns every goroutine of the consumer and returns after all of them ended.
 func (c *Consumer) run(ctx context.Context) error {
 	defer close(c.shards)
-	w, err := c.setUp(ctx)
+	setupCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	c.mu.Lock()
+	c.stopNow = cancel
+	c.mu.Unlock()
+	w, err := c.setUp(setupCtx)
 	if err != nil {
+		if errors.Is(context.Cause(setupCtx), ErrShutdown) {
+			return nil // stopped on request before it started
+		}
 		return err
 	}
 	return w.run(ctx)
@@ -241,6 +265,9 @@ func (w *worker) run(ctx context.Context) error {
 	// shardsCtx ends every shard at once on stop; its cause is what their Err reports.
 	shardsCtx, stopShards := context.WithCancelCause(context.WithoutCancel(ctx))
 	defer stopShards(ErrShutdown)
+	c.mu.Lock()
+	c.stopNow = stopShards
+	c.mu.Unlock()
 	coordCtx, stopCoord := context.WithCancelCause(context.WithoutCancel(ctx))
 	defer stopCoord(ErrShutdown)
 
@@ -329,6 +356,7 @@ func (w *worker) drain(ctx context.Context, shards *sync.WaitGroup, acquiring ch
 		ctx, cancel = context.WithTimeout(ctx, c.cfg.ShutdownTimeout)
 		defer cancel()
 	}
+	w.coord.StopTaking() // leases taken now would only be released again
 	close(acquiring)
 	close(c.draining)
 	<-eventsDone

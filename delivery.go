@@ -54,10 +54,17 @@ func (d *delivery) loop(shardCtx, readCtx context.Context, rd shardReader) (end,
 		if len(records) == 0 && !rb.ShardEnd {
 			continue
 		}
+		batch := Batch{
+			Stream: shard.stream, ShardID: shard.id, Records: records,
+			MillisBehindLatest: rb.MillisBehindLatest, ShardEnd: rb.ShardEnd, shard: shard,
+		}
 		if len(records) > 0 {
-			last, err := position(records[len(records)-1])
-			if err == nil {
-				err = shard.cp.Delivered(last)
+			if batch.first, err = position(records[0]); err == nil {
+				if batch.last, err = position(records[len(records)-1]); err == nil {
+					// The bound for checkpoints: a reader may checkpoint this batch the
+					// moment it takes it.
+					err = shard.cp.Delivered(batch.last)
+				}
 			}
 			if err != nil {
 				return &ShardError{Stream: shard.stream, ShardID: shard.id, Err: err}, nil
@@ -66,14 +73,17 @@ func (d *delivery) loop(shardCtx, readCtx context.Context, rd shardReader) (end,
 		if rb.ShardEnd {
 			d.prepareFinish(shardCtx, rb.ChildShards)
 		}
-		batch := Batch{
-			Stream: shard.stream, ShardID: shard.id, Records: records,
-			MillisBehindLatest: rb.MillisBehindLatest, ShardEnd: rb.ShardEnd, shard: shard,
+		if shardCtx.Err() != nil { // lost or stopped meanwhile: hand nothing more on
+			return context.Cause(shardCtx), nil
 		}
+		// The channel is unbuffered: once the send is done, the reader has the batch.
 		select {
 		case shard.batches <- batch:
 		case <-shardCtx.Done():
 			return context.Cause(shardCtx), nil
+		}
+		if len(records) > 0 {
+			shard.took(batch.last)
 		}
 		m.BatchDelivered(shard.stream, shard.id, len(records), rb.MillisBehindLatest)
 		if rb.ShardEnd {
@@ -120,14 +130,11 @@ func (d *delivery) userRecords(in []types.Record) ([]Record, error) {
 // prepareFinish creates the children's leases and arms the shard's SHARD_END write, which
 // the reader triggers by checkpointing the last batch.
 func (d *delivery) prepareFinish(ctx context.Context, children []types.ChildShard) {
-	w, shard, key := d.w, d.shard, d.lease.Key
+	w, shard := d.w, d.shard
 	ids := w.childLeases(ctx, d.lease, children)
 	shard.mu.Lock()
-	shard.finishFn = func(ctx context.Context) error {
-		if err := shard.cp.Delivered(checkpointer.ShardEnd); err != nil {
-			return err
-		}
-		return w.coord.CheckpointShardEnd(ctx, key, ids)
-	}
+	// Through the tenure's checkpointer: retried like every checkpoint, fenced on this
+	// tenure, and nothing can be checkpointed over it afterwards.
+	shard.finishFn = func(ctx context.Context) error { return shard.cp.Finish(ctx, ids) }
 	shard.mu.Unlock()
 }

@@ -147,6 +147,8 @@ const (
 	DefaultHoleAuditThreshold = 3
 	DefaultParentPollInterval = time.Second
 	DefaultShutdownTimeout    = 30 * time.Second
+	// minPollInterval keeps the shard sync and the parent checks from spinning.
+	minPollInterval = 10 * time.Millisecond
 )
 
 // ConfigError says which field of a Config is wrong.
@@ -197,6 +199,14 @@ func (c Config) withDefaults() (Config, error) {
 			*d.d = d.def
 		}
 	}
+	for _, d := range []struct {
+		field string
+		d     time.Duration
+	}{{"ShardSyncInterval", c.ShardSyncInterval}, {"ParentPollInterval", c.ParentPollInterval}} {
+		if d.d < minPollInterval {
+			return c, &ConfigError{Field: d.field, Reason: fmt.Sprintf("%v is below %v", d.d, minPollInterval)}
+		}
+	}
 	if c.FailoverTime < 300*time.Millisecond {
 		return c, &ConfigError{Field: "FailoverTime", Reason: fmt.Sprintf("%v is below 300ms: renewals every third of it would hammer DynamoDB", c.FailoverTime)}
 	}
@@ -221,8 +231,10 @@ func (c Config) withDefaults() (Config, error) {
 	if err := validName(c.LeaseTable, 3, 255); err != nil {
 		return c, &ConfigError{Field: "LeaseTable", Reason: err.Error() + " (DynamoDB table names)"}
 	}
-	if err := validName(c.ConsumerName, 1, 128); err != nil {
-		return c, &ConfigError{Field: "ConsumerName", Reason: err.Error() + " (enhanced fan-out consumer names)"}
+	if c.Retrieval == EnhancedFanOut {
+		if err := validName(c.ConsumerName, 1, 128); err != nil {
+			return c, &ConfigError{Field: "ConsumerName", Reason: err.Error() + " (enhanced fan-out consumer names)"}
+		}
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

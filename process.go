@@ -111,7 +111,7 @@ func processShard(s *Shard, fn func(context.Context, Batch) error, pc processCon
 		case b.ShardEnd || pc.everyBatch:
 			err = b.Checkpoint(ctx)
 		case len(b.Records) > 0:
-			err = s.processed(ctx, b.Records[len(b.Records)-1], len(b.Records))
+			err = s.processed(ctx, b.last, len(b.Records))
 		}
 		if errors.Is(err, ErrLeaseLost) || (err != nil && ctx.Err() != nil) {
 			return nil // the shard is someone else's now, or the consumer is stopping
@@ -120,9 +120,13 @@ func processShard(s *Shard, fn func(context.Context, Batch) error, pc processCon
 			return &ShardError{Stream: s.stream, ShardID: s.id, Err: fmt.Errorf("checkpoint: %w", err)}
 		}
 	}
-	if errors.Is(s.Err(), ErrShutdown) {
+	switch err := s.Err(); {
+	case errors.Is(err, ErrShutdown):
 		// Draining: record what the strategy has not checkpointed yet.
 		_ = s.record(ctx, s.cp.Drain)
+	case errors.Is(err, ErrShardEnded), errors.Is(err, ErrLeaseLost):
+	case err != nil:
+		return err // the shard failed (a corrupt record, say): Process reports it
 	}
 	return nil
 }

@@ -27,6 +27,8 @@ type Shard struct {
 	mu       sync.Mutex
 	err      error
 	finished bool
+	// handed is the last record of the last batch the reader took from the channel.
+	handed checkpointer.ExtendedSequenceNumber
 	// checkpointed is poked after every successful checkpoint, so a draining consumer
 	// notices readers catching up.
 	checkpointed chan struct{}
@@ -43,8 +45,9 @@ func (s *Shard) Stream() string { return s.stream }
 // shard's first batch.
 func (s *Shard) Parents() []string { return append([]string(nil), s.parents...) }
 
-// Context is cancelled when this worker loses the lease or the consumer stops;
-// context.Cause says which (ErrLeaseLost, ErrShutdown). Pass it to work done for the shard.
+// Context is cancelled when this worker loses the lease or the consumer stops, with
+// context.Cause ErrLeaseLost or ErrShutdown, and with context.Canceled once the shard ended
+// or failed. Pass it to work done for the shard.
 func (s *Shard) Context() context.Context { return s.ctx }
 
 // Batches delivers the shard's batches in order. The consumer closes it when the shard
@@ -74,25 +77,31 @@ func (s *Shard) All() iter.Seq2[Batch, error] {
 	}
 }
 
-// Checkpoint records that every record delivered so far was processed.
+// Checkpoint records that every record of the batches taken from Batches so far was
+// processed.
 func (s *Shard) Checkpoint(ctx context.Context) error {
-	return s.record(ctx, func(ctx context.Context) error { return s.cp.Checkpoint(ctx) })
+	s.mu.Lock()
+	handed := s.handed
+	s.mu.Unlock()
+	if handed.Compare(s.cp.LastCheckpoint()) <= 0 {
+		return nil
+	}
+	return s.checkpointAt(ctx, handed)
 }
 
-func (s *Shard) checkpointAt(ctx context.Context, r Record) error {
-	pos, err := position(r)
-	if err != nil {
-		return &ShardError{Stream: s.stream, ShardID: s.id, Err: err}
-	}
+func (s *Shard) checkpointAt(ctx context.Context, pos checkpointer.ExtendedSequenceNumber) error {
 	return s.record(ctx, func(ctx context.Context) error { return s.cp.CheckpointAt(ctx, pos) })
 }
 
-// processed tells the checkpointer's strategy that the reader finished n records up to r.
-func (s *Shard) processed(ctx context.Context, r Record, n int) error {
-	pos, err := position(r)
-	if err != nil {
-		return &ShardError{Stream: s.stream, ShardID: s.id, Err: err}
-	}
+// took records that the reader took a batch ending at last.
+func (s *Shard) took(last checkpointer.ExtendedSequenceNumber) {
+	s.mu.Lock()
+	s.handed = last
+	s.mu.Unlock()
+}
+
+// processed tells the checkpointer's strategy that the reader finished n records up to pos.
+func (s *Shard) processed(ctx context.Context, pos checkpointer.ExtendedSequenceNumber, n int) error {
 	return s.record(ctx, func(ctx context.Context) error { return s.cp.Processed(ctx, pos, n) })
 }
 
@@ -132,16 +141,16 @@ func (s *Shard) finish(ctx context.Context) error {
 	return err
 }
 
-// caughtUp reports whether the reader checkpointed everything it was given (or finished
-// the shard), so draining need not wait for it.
+// caughtUp reports whether the reader checkpointed everything it took (or finished the
+// shard), so draining need not wait for it.
 func (s *Shard) caughtUp() bool {
 	s.mu.Lock()
-	finished, ended := s.finished, s.finishFn != nil
+	finished, ended, handed := s.finished, s.finishFn != nil, s.handed
 	s.mu.Unlock()
 	if ended {
 		return finished
 	}
-	return s.cp.LastCheckpoint().Compare(s.cp.LargestDelivered()) >= 0
+	return s.cp.LastCheckpoint().Compare(handed) >= 0
 }
 
 // end records why the shard's channel is about to close.

@@ -14,10 +14,6 @@ import (
 	"github.com/kclgo/kcl/leases"
 )
 
-// shardBuffer is how many batches a shard's channel holds, so the reader fetches while the
-// application processes; a drain delivers them.
-const shardBuffer = 2
-
 // runShard is the life of one lease tenure: wait for the parents, read, deliver, finish.
 // It returns an error only for failures that end the whole consumer.
 func (w *worker) runShard(ctx context.Context, ev leases.Event) error {
@@ -69,13 +65,16 @@ func (w *worker) runShard(ctx context.Context, ev leases.Event) error {
 	}
 	rd, err := w.open(readCtx, lease.ShardID, start)
 	if err != nil {
+		if readCtx.Err() != nil {
+			return nil // lost, stopped or draining while starting: not a failure
+		}
 		return &ShardError{Stream: w.stream.name, ShardID: lease.ShardID, Err: err}
 	}
 	defer rd.Close()
 
 	shard := &Shard{
 		stream: w.stream.name, id: lease.ShardID, parents: lease.ParentShardIDs,
-		ctx: shardCtx, batches: make(chan Batch, shardBuffer), cp: cp,
+		ctx: shardCtx, batches: make(chan Batch), cp: cp,
 		metrics: w.c.cfg.Metrics, checkpointed: make(chan struct{}, 1),
 	}
 	select {
@@ -88,10 +87,6 @@ func (w *worker) runShard(ctx context.Context, ev leases.Event) error {
 	d := delivery{w: w, shard: shard, lease: lease, deagg: deagg, resumeAfter: resumeAfter}
 	endErr, fatal := d.loop(shardCtx, readCtx, rd)
 	shard.end(endErr)
-	if shardCtx.Err() != nil {
-		// Lost or stopped: batches still buffered are no longer this reader's to process.
-		discardBuffered(shard.batches)
-	}
 	close(shard.batches)
 	log.Debug("shard channel closed", slog.Any("reason", endErr))
 
@@ -107,7 +102,12 @@ func (w *worker) runShard(ctx context.Context, ev leases.Event) error {
 		}
 	case errors.Is(endErr, ErrShutdown):
 		w.awaitCheckpoints(shardCtx, shard)
-	case fatal != nil:
+	case shardCtx.Err() != nil:
+		// Lost, or stopped: the coordinator knows.
+	default:
+		// The shard failed (a corrupt aggregate, or its reader): give the lease back, so that
+		// it does not sit here unread; Err tells the reader why.
+		log.Error("shard failed; releasing its lease", slog.Any("error", endErr))
 		w.release(shardCtx, lease)
 	}
 	return fatal
@@ -239,15 +239,4 @@ func (w *worker) childLeases(ctx context.Context, parent leases.Lease, children 
 		}
 	}
 	return ids
-}
-
-// discardBuffered empties a channel its sender is about to close.
-func discardBuffered(ch chan Batch) {
-	for {
-		select {
-		case <-ch:
-		default:
-			return
-		}
-	}
 }

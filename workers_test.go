@@ -122,16 +122,22 @@ func TestLeaseLostWhileReaderIsSlow(t *testing.T) {
 	heldc := make(chan held, 2)
 	unblock := make(chan struct{})
 	var readers sync.WaitGroup
-	lateCheckpoint := make(chan error, 2)
+	var lateMu sync.Mutex
+	late := map[string]error{} // shard -> its late checkpoint's error
 	go func() {
 		for shard := range stuck.Shards() {
 			readers.Go(func() {
 				b := <-shard.Batches()
 				heldc <- held{shard, b}
 				<-unblock // processing takes "forever"
-				lateCheckpoint <- b.Checkpoint(context.Background())
+				err := b.Checkpoint(context.Background())
+				lateMu.Lock()
+				late[shard.ID()] = err
+				lateMu.Unlock()
 				for range shard.Batches() {
-					t.Errorf("shard %s delivered a batch after its lease was lost", shard.ID())
+					if errors.Is(context.Cause(shard.Context()), kcl.ErrLeaseLost) {
+						t.Errorf("shard %s delivered a batch after its lease was lost", shard.ID())
+					}
 				}
 			})
 		}
@@ -183,16 +189,6 @@ func TestLeaseLostWhileReaderIsSlow(t *testing.T) {
 	col.waitFor(t, stolen, 30*time.Second)
 
 	close(unblock)
-	errs := []error{<-lateCheckpoint, <-lateCheckpoint}
-	lostErrs := 0
-	for _, err := range errs {
-		if errors.Is(err, kcl.ErrLeaseLost) {
-			lostErrs++
-		}
-	}
-	if lostErrs == 0 {
-		t.Fatalf("late checkpoints returned %v; the stolen shard's should be ErrLeaseLost", errs)
-	}
 	if err := stuck.Stop(); err != nil {
 		t.Errorf("Stop: %v", err)
 	}
@@ -200,6 +196,9 @@ func TestLeaseLostWhileReaderIsSlow(t *testing.T) {
 		t.Errorf("Stop: %v", err)
 	}
 	readers.Wait()
+	if err := late[lost.ID()]; !errors.Is(err, kcl.ErrLeaseLost) {
+		t.Fatalf("the stolen shard's late checkpoint returned %v, want ErrLeaseLost", err)
+	}
 	thiefReaders.Wait()
 	checkNoGoroutinesLeft(t)
 }
