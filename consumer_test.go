@@ -30,10 +30,7 @@ func TestOneWorker(t *testing.T) {
 
 			cfg := newConfig(t, env, stream, table)
 			cfg.Retrieval = tc.retrieval
-			c, err := kcl.New(cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
+			c := mustNew(t, cfg)
 			ctx := testenv.WithTimeout(t, 2*time.Minute)
 			runErr := runConsumer(t, ctx, c)
 			col := newCollector()

@@ -37,10 +37,7 @@ func TestHoleAudit(t *testing.T) {
 	cfg := newConfig(t, env, stream, table)
 	cfg.Retrieval = kcl.Polling
 	cfg.ShardSyncInterval = 200 * time.Millisecond
-	c, err := kcl.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := mustNew(t, cfg)
 	runConsumer(t, ctx, c)
 	col := newCollector()
 	readers := col.consume(c, "w1", 0)
@@ -86,10 +83,7 @@ func TestEnhancedFanOutShardEnd(t *testing.T) {
 	cfg.Kinesis = env.NewKinesis(inj.Wrap)
 	metrics := &countingMetrics{}
 	cfg.Metrics = metrics
-	c, err := kcl.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := mustNew(t, cfg)
 	runConsumer(t, ctx, c)
 	col := newCollector()
 	readers := col.consume(c, "w1", 0)

@@ -34,6 +34,16 @@ func newConfig(t *testing.T, env *testenv.Env, stream *testenv.Stream, table str
 	}
 }
 
+// mustNew is kcl.New for a configuration the test knows to be valid.
+func mustNew(t *testing.T, cfg kcl.Config) *kcl.Consumer {
+	t.Helper()
+	c, err := kcl.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 // testLogger logs to the test's output when KCL_TEST_LOG is set, and discards otherwise.
 func testLogger(t *testing.T) *slog.Logger {
 	if os.Getenv("KCL_TEST_LOG") == "" {

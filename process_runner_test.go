@@ -22,10 +22,7 @@ func TestProcessCheckpointsEveryRecords(t *testing.T) {
 	puts := stream.PutN(t, "process", 120)
 	cfg := newConfig(t, env, stream, table)
 	cfg.Retrieval = kcl.Polling
-	c, err := kcl.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := mustNew(t, cfg)
 	ctx := testenv.WithTimeout(t, 2*time.Minute)
 	var (
 		mu   sync.Mutex
@@ -85,12 +82,9 @@ func TestProcessStopsOnError(t *testing.T) {
 	stream.PutN(t, "fail", 10)
 	cfg := newConfig(t, env, stream, table)
 	cfg.Retrieval = kcl.Polling
-	c, err := kcl.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := mustNew(t, cfg)
 	boom := errors.New("boom")
-	err = c.Process(testenv.WithTimeout(t, time.Minute), func(context.Context, kcl.Batch) error { return boom })
+	err := c.Process(testenv.WithTimeout(t, time.Minute), func(context.Context, kcl.Batch) error { return boom })
 	var se *kcl.ShardError
 	if !errors.Is(err, boom) || !errors.As(err, &se) || se.ShardID == "" {
 		t.Fatalf("Process: %v, want a *ShardError wrapping boom", err)
@@ -120,10 +114,7 @@ func TestShardAll(t *testing.T) {
 	puts := stream.PutN(t, "iter", 50)
 	cfg := newConfig(t, env, stream, env.LeaseTable(t))
 	cfg.Retrieval = kcl.Polling
-	c, err := kcl.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := mustNew(t, cfg)
 	ctx := testenv.WithTimeout(t, time.Minute)
 	runConsumer(t, ctx, c)
 	shard := <-c.Shards()

@@ -143,10 +143,7 @@ func TestWorkerKilled(t *testing.T) {
 
 	second := stream.PutN(t, "second", 100)
 	cfg.WorkerID = "survivor"
-	c, err := kcl.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := mustNew(t, cfg)
 	runConsumer(t, ctx, c)
 	readers := col.consume(c, "survivor", 0)
 	all := append(first, second...)

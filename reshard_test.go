@@ -24,10 +24,7 @@ func TestReshardDuringConsumption(t *testing.T) {
 
 	cfg := newConfig(t, env, stream, table)
 	cfg.Retrieval = kcl.Polling
-	c, err := kcl.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := mustNew(t, cfg)
 	ctx := testenv.WithTimeout(t, 3*time.Minute)
 	runErr := runConsumer(t, ctx, c)
 	col := newCollector()
@@ -127,10 +124,7 @@ func TestAtTimestampAcrossUpdateShardCount(t *testing.T) {
 	cfg := newConfig(t, env, stream, env.LeaseTable(t))
 	cfg.Retrieval = kcl.Polling
 	cfg.InitialPosition = kcl.AtTimestamp(from)
-	c, err := kcl.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := mustNew(t, cfg)
 	ctx := testenv.WithTimeout(t, 2*time.Minute)
 	runConsumer(t, ctx, c)
 	col := newCollector()

@@ -57,10 +57,7 @@ func TestRestartFromCheckpoint(t *testing.T) {
 
 	cfg := newConfig(t, env, stream, table)
 	cfg.Retrieval = kcl.Polling
-	first, err := kcl.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	first := mustNew(t, cfg)
 	ctx := testenv.WithTimeout(t, 2*time.Minute)
 	runConsumer(t, ctx, first)
 	shard := <-first.Shards()
@@ -85,10 +82,7 @@ func TestRestartFromCheckpoint(t *testing.T) {
 	}
 
 	cfg.WorkerID = "second"
-	second, err := kcl.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	second := mustNew(t, cfg)
 	runConsumer(t, ctx, second)
 	shard = <-second.Shards()
 	var resumed []kcl.Record

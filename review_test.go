@@ -28,10 +28,7 @@ func TestShardCheckpointCoversWhatWasTaken(t *testing.T) {
 	cfg := newConfig(t, env, stream, table)
 	cfg.Retrieval = kcl.Polling
 	cfg.PollingOptions = []polling.Option{polling.WithMaxRecords(10)}
-	c, err := kcl.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := mustNew(t, cfg)
 	ctx := testenv.WithTimeout(t, time.Minute)
 	runConsumer(t, ctx, c)
 	shard := <-c.Shards()
@@ -80,11 +77,8 @@ func TestCorruptAggregate(t *testing.T) {
 	stream.Put(t, testenv.Record{PartitionKey: "a", Data: corruptAggregate()})
 	cfg := newConfig(t, env, stream, table)
 	cfg.Retrieval = kcl.Polling
-	c, err := kcl.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = c.Process(testenv.WithTimeout(t, time.Minute), func(context.Context, kcl.Batch) error { return nil })
+	c := mustNew(t, cfg)
+	err := c.Process(testenv.WithTimeout(t, time.Minute), func(context.Context, kcl.Batch) error { return nil })
 	var corrupt *aggregation.CorruptError
 	var se *kcl.ShardError
 	if !errors.As(err, &corrupt) || !errors.As(err, &se) {
@@ -111,10 +105,7 @@ func TestStopDuringDrain(t *testing.T) {
 	stream.PutN(t, "stuck", 10)
 	cfg := newConfig(t, env, stream, env.LeaseTable(t))
 	cfg.Retrieval = kcl.Polling
-	c, err := kcl.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := mustNew(t, cfg)
 	ctx := testenv.WithTimeout(t, 2*time.Minute)
 	runConsumer(t, ctx, c)
 	shard := <-c.Shards()
@@ -146,10 +137,7 @@ func TestStopDuringSetUp(t *testing.T) {
 	stalled := inj.Add(faults.Rule{Op: "CreateTable", Fault: faults.Stall{For: time.Hour, BeforeRequest: true}})
 	cfg := newConfig(t, env, stream, env.LeaseTable(t))
 	cfg.DynamoDB = env.NewDynamoDB(inj.Wrap)
-	c, err := kcl.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := mustNew(t, cfg)
 	runErr := make(chan error, 1)
 	go func() { runErr <- c.Run(testenv.WithTimeout(t, 2*time.Minute)) }()
 	if err := stalled.Wait(testenv.WithTimeout(t, 30*time.Second), 1); err != nil {

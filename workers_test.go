@@ -61,10 +61,7 @@ func TestThreeWorkersBalanceSixShards(t *testing.T) {
 	for i := range 3 {
 		cfg := base
 		cfg.WorkerID = fmt.Sprintf("worker-%d", i)
-		c, err := kcl.New(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := mustNew(t, cfg)
 		runConsumer(t, ctx, c)
 		readers = append(readers, col.consume(c, cfg.WorkerID, 0))
 		consumers = append(consumers, c)
@@ -109,10 +106,7 @@ func TestLeaseLostWhileReaderIsSlow(t *testing.T) {
 	cfg := newConfig(t, env, stream, table)
 	cfg.Retrieval = kcl.Polling
 	cfg.WorkerID = "stuck"
-	stuck, err := kcl.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	stuck := mustNew(t, cfg)
 	runConsumer(t, ctx, stuck)
 
 	type held struct {
@@ -145,10 +139,7 @@ func TestLeaseLostWhileReaderIsSlow(t *testing.T) {
 	h1, h2 := <-heldc, <-heldc
 
 	cfg.WorkerID = "thief"
-	thief, err := kcl.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	thief := mustNew(t, cfg)
 	runConsumer(t, ctx, thief)
 	col := newCollector()
 	thiefReaders := col.consume(thief, "thief", 0)
