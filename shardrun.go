@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
@@ -86,13 +87,26 @@ func (w *worker) runShard(ctx context.Context, ev leases.Event) error {
 
 	d := delivery{w: w, shard: shard, lease: lease, deagg: deagg, resumeAfter: resumeAfter}
 	endErr, fatal := d.loop(shardCtx, readCtx, rd)
+	expired := false
+	if fatal != nil {
+		if children, gone := w.shardExpired(shardCtx, lease, fatal); gone {
+			// Trimmed past the stream's retention: nothing is left to read, and its
+			// children must start (KCL treats it the same way).
+			ids := w.childLeases(shardCtx, lease, children)
+			log.Warn("shard no longer exists (past the stream's retention); finishing it", slog.Any("children", ids))
+			shard.mu.Lock()
+			shard.finishFn = func(ctx context.Context) error { return shard.cp.Finish(ctx, ids) }
+			shard.mu.Unlock()
+			endErr, fatal, expired = ErrShardEnded, nil, true
+		}
+	}
 	shard.end(endErr)
 	close(shard.batches)
 	log.Debug("shard channel closed", slog.Any("reason", endErr))
 
 	switch {
 	case errors.Is(endErr, ErrShardEnded):
-		if w.c.cfg.AutoShardEnd {
+		if w.c.cfg.AutoShardEnd || expired {
 			if err := shard.finish(shardCtx); err != nil {
 				log.Warn("writing SHARD_END", slog.Any("error", err))
 			}
@@ -239,4 +253,32 @@ func (w *worker) childLeases(ctx context.Context, parent leases.Lease, children 
 		}
 	}
 	return ids
+}
+
+// shardExpired reports whether a reader's failure means that the shard is gone while its
+// stream is not: a closed shard trimmed past the retention period. It returns the shard's
+// children from ListShards. Any doubt (the stream gone too, the shard still listed, a call
+// failing) keeps the failure a failure.
+func (w *worker) shardExpired(ctx context.Context, lease leases.Lease, err error) ([]types.ChildShard, bool) {
+	var notFound *types.ResourceNotFoundException
+	if !errors.As(err, &notFound) {
+		return nil, false
+	}
+	if _, err := w.c.cfg.Kinesis.DescribeStreamSummary(ctx, streamInput(w.stream.arn)); err != nil {
+		return nil, false
+	}
+	shards, err := w.listShards(ctx, nil)
+	if err != nil {
+		return nil, false
+	}
+	var children []types.ChildShard
+	for _, s := range shards {
+		if aws.ToString(s.ShardId) == lease.ShardID {
+			return nil, false
+		}
+		if slices.Contains(parentsOf(s), lease.ShardID) {
+			children = append(children, types.ChildShard{ShardId: s.ShardId, ParentShards: parentsOf(s), HashKeyRange: s.HashKeyRange})
+		}
+	}
+	return children, true
 }
