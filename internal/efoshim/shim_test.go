@@ -12,36 +12,12 @@ import (
 	"github.com/kclgo/kcl/internal/testenv"
 )
 
-func registerConsumer(t *testing.T, env *testenv.Env, streamARN string) string {
-	t.Helper()
-	out, err := env.Kinesis.RegisterStreamConsumer(t.Context(), &kinesis.RegisterStreamConsumerInput{
-		StreamARN: aws.String(streamARN), ConsumerName: aws.String("shim-test"),
-	})
-	if err != nil {
-		t.Fatalf("RegisterStreamConsumer: %v", err)
-	}
-	arn := aws.ToString(out.Consumer.ConsumerARN)
-	for deadline := time.Now().Add(20 * time.Second); ; {
-		d, err := env.Kinesis.DescribeStreamConsumer(t.Context(), &kinesis.DescribeStreamConsumerInput{ConsumerARN: aws.String(arn)})
-		if err != nil {
-			t.Fatalf("DescribeStreamConsumer: %v", err)
-		}
-		if d.ConsumerDescription.ConsumerStatus == types.ConsumerStatusActive {
-			return arn
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("consumer not ACTIVE after 20 s")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // TestSubscribeToShardThroughShim reads records put to kinesis-local over SubscribeToShard
 // with the SDK, through the shim.
 func TestSubscribeToShardThroughShim(t *testing.T) {
 	env := testenv.New(t)
 	stream := env.CreateStream(t, 1)
-	consumerARN := registerConsumer(t, env, stream.ARN)
+	consumerARN := stream.RegisterConsumer(t)
 	want := stream.PutN(t, "efo", 50)
 
 	ctx := testenv.WithTimeout(t, 30*time.Second)
@@ -87,7 +63,7 @@ func TestSubscribeToShardThroughShim(t *testing.T) {
 func TestEmulatorStillNeedsShim(t *testing.T) {
 	env := testenv.New(t)
 	stream := env.CreateStream(t, 1)
-	consumerARN := registerConsumer(t, env, stream.ARN)
+	consumerARN := stream.RegisterConsumer(t)
 	bare := kinesis.NewFromConfig(env.Config, func(o *kinesis.Options) {
 		o.BaseEndpoint = aws.String(env.KinesisEndpoint)
 	})

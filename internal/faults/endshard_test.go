@@ -42,7 +42,7 @@ func TestEndShard(t *testing.T) {
 	for name, fault := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			consumer := registerConsumer(t, env, stream.ARN)
+			consumer := stream.RegisterConsumer(t)
 			inj := faults.New()
 			client := env.NewKinesis(inj.Wrap, noRetries)
 			inj.Add(faults.Rule{Op: "SubscribeToShard", Shard: parent, Fault: fault})

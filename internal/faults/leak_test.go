@@ -21,7 +21,7 @@ func TestNoGoroutineLeftInFaults(t *testing.T) {
 	env := testenv.New(t)
 	stream := env.CreateStream(t, 1)
 	shardID := aws.ToString(stream.Shards(t)[0].ShardId)
-	consumer := registerConsumer(t, env, stream.ARN)
+	consumer := stream.RegisterConsumer(t)
 	inj := faults.New()
 	client := env.NewKinesis(inj.Wrap, noRetries)
 

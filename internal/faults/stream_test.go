@@ -16,31 +16,6 @@ import (
 	"github.com/kclgo/kcl/internal/testenv"
 )
 
-// registerConsumer registers a uniquely named consumer and waits until it is ACTIVE.
-func registerConsumer(t *testing.T, env *testenv.Env, streamARN string) string {
-	t.Helper()
-	out, err := env.Kinesis.RegisterStreamConsumer(t.Context(), &kinesis.RegisterStreamConsumerInput{
-		StreamARN: aws.String(streamARN), ConsumerName: aws.String(testenv.UniqueName(t, "c")),
-	})
-	if err != nil {
-		t.Fatalf("RegisterStreamConsumer: %v", err)
-	}
-	arn := aws.ToString(out.Consumer.ConsumerARN)
-	for deadline := time.Now().Add(20 * time.Second); ; {
-		d, err := env.Kinesis.DescribeStreamConsumer(t.Context(), &kinesis.DescribeStreamConsumerInput{ConsumerARN: aws.String(arn)})
-		if err != nil {
-			t.Fatalf("DescribeStreamConsumer: %v", err)
-		}
-		if d.ConsumerDescription.ConsumerStatus == types.ConsumerStatusActive {
-			return arn
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("consumer not ACTIVE after 20 s")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // ownCodec gives one SubscribeToShard call a protocol (and so an event-stream codec) of its
 // own: smithy-go v1.28.8 shares the client's codec between streams without a lock, which
 // -race reports as soon as two subscriptions of one client overlap (aws/smithy-go#714).
@@ -114,7 +89,7 @@ func TestCutStream(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			consumer := registerConsumer(t, env, stream.ARN)
+			consumer := stream.RegisterConsumer(t)
 			inj := faults.New()
 			client := env.NewKinesis(inj.Wrap, noRetries)
 			h := inj.Add(faults.Rule{Op: "SubscribeToShard", Shard: s1, Fault: tc.fault})
@@ -175,7 +150,7 @@ func TestHangStream(t *testing.T) {
 	for _, how := range []string{"Close", "Cancel"} {
 		t.Run(how, func(t *testing.T) {
 			t.Parallel()
-			consumer := registerConsumer(t, env, stream.ARN)
+			consumer := stream.RegisterConsumer(t)
 			inj := faults.New()
 			client := env.NewKinesis(inj.Wrap, noRetries)
 			inj.Add(faults.Rule{Op: "SubscribeToShard", Fault: faults.HangStream{AfterEvents: 1}})
@@ -228,7 +203,7 @@ func TestStreamException(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			consumer := registerConsumer(t, env, stream.ARN)
+			consumer := stream.RegisterConsumer(t)
 			inj := faults.New()
 			client := env.NewKinesis(inj.Wrap, noRetries)
 			inj.Add(faults.Rule{Op: "SubscribeToShard", Fault: faults.StreamException{AfterEvents: 1, Type: tc.typ}})
