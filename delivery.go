@@ -71,7 +71,7 @@ func (d *delivery) loop(shardCtx, readCtx context.Context, rd shardReader) (end,
 			}
 		}
 		if rb.ShardEnd {
-			d.prepareFinish(shardCtx, rb.ChildShards)
+			d.w.prepareFinish(shardCtx, d.lease, shard, rb.ChildShards)
 		}
 		if shardCtx.Err() != nil { // lost or stopped meanwhile: hand nothing more on
 			return context.Cause(shardCtx), nil
@@ -125,16 +125,4 @@ func (d *delivery) userRecords(in []types.Record) ([]Record, error) {
 		}
 	}
 	return out[:0], nil
-}
-
-// prepareFinish creates the children's leases and arms the shard's SHARD_END write, which
-// the reader triggers by checkpointing the last batch.
-func (d *delivery) prepareFinish(ctx context.Context, children []types.ChildShard) {
-	w, shard := d.w, d.shard
-	ids := w.childLeases(ctx, d.lease, children)
-	shard.mu.Lock()
-	// Through the tenure's checkpointer: retried like every checkpoint, fenced on this
-	// tenure, and nothing can be checkpointed over it afterwards.
-	shard.finishFn = func(ctx context.Context) error { return shard.cp.Finish(ctx, ids) }
-	shard.mu.Unlock()
 }

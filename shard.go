@@ -110,10 +110,7 @@ func (s *Shard) record(ctx context.Context, write func(context.Context) error) e
 	err := write(ctx)
 	s.metrics.Checkpointed(s.stream, s.id, time.Since(start), err)
 	if err == nil {
-		select {
-		case s.checkpointed <- struct{}{}:
-		default:
-		}
+		s.poke()
 	}
 	return err
 }
@@ -133,10 +130,7 @@ func (s *Shard) finish(ctx context.Context) error {
 	s.metrics.Checkpointed(s.stream, s.id, time.Since(start), err)
 	if err == nil {
 		s.finished = true
-		select {
-		case s.checkpointed <- struct{}{}:
-		default:
-		}
+		s.poke()
 	}
 	return err
 }
@@ -151,6 +145,15 @@ func (s *Shard) caughtUp() bool {
 		return finished
 	}
 	return s.cp.LastCheckpoint().Compare(handed) >= 0
+}
+
+// poke wakes a drain waiting for this reader's checkpoints; one pending wake-up is enough,
+// since the waiter looks at the state again.
+func (s *Shard) poke() {
+	select {
+	case s.checkpointed <- struct{}{}:
+	default:
+	}
 }
 
 // end records why the shard's channel is about to close.

@@ -92,11 +92,8 @@ func (w *worker) runShard(ctx context.Context, ev leases.Event) error {
 		if children, gone := w.shardExpired(shardCtx, lease, fatal); gone {
 			// Trimmed past the stream's retention: nothing is left to read, and its
 			// children must start (KCL treats it the same way).
-			ids := w.childLeases(shardCtx, lease, children)
+			ids := w.prepareFinish(shardCtx, lease, shard, children)
 			log.Warn("shard no longer exists (past the stream's retention); finishing it", slog.Any("children", ids))
-			shard.mu.Lock()
-			shard.finishFn = func(ctx context.Context) error { return shard.cp.Finish(ctx, ids) }
-			shard.mu.Unlock()
 			endErr, fatal, expired = ErrShardEnded, nil, true
 		}
 	}
@@ -231,6 +228,19 @@ func (w *worker) waitForParents(ctx context.Context, lease leases.Lease) error {
 			return err
 		}
 	}
+}
+
+// prepareFinish creates the children's leases and arms the shard's SHARD_END write, which
+// the reader triggers by checkpointing the last batch (or the consumer, with AutoShardEnd or
+// for an expired shard). It returns the children's ids.
+func (w *worker) prepareFinish(ctx context.Context, lease leases.Lease, shard *Shard, children []types.ChildShard) []string {
+	ids := w.childLeases(ctx, lease, children)
+	shard.mu.Lock()
+	// Through the tenure's checkpointer: retried like every checkpoint, fenced on this
+	// tenure, and nothing can be checkpointed over it afterwards.
+	shard.finishFn = func(ctx context.Context) error { return shard.cp.Finish(ctx, ids) }
+	shard.mu.Unlock()
+	return ids
 }
 
 // childLeases creates the leases of a finished shard's children, so that they start as soon
