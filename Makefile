@@ -20,8 +20,9 @@ test-short:
 demo:
 	scripts/emulators.sh run $(GO) run ./examples/quickstart
 
-## lint: gofmt, go vet and staticcheck at a pinned version
+## lint: go.mod tidy, gofmt, go vet and staticcheck at a pinned version
 lint:
+	@$(GO) mod tidy -diff >/dev/null || { echo "go.mod/go.sum are not tidy: run go mod tidy"; $(GO) mod tidy -diff; exit 1; }
 	@out=$$(gofmt -l $$(git ls-files -co --exclude-standard '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
