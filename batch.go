@@ -10,7 +10,17 @@ import (
 )
 
 // Record is one user record: a record of a KPL aggregate, or a whole Kinesis record that was
-// not aggregated (sub-sequence number 0). Data aliases the bytes Kinesis returned.
+// not aggregated (sub-sequence number 0).
+//
+// What it shares: Data aliases the bytes the SDK returned for the Kinesis record, so keeping
+// Data (or any sub-slice of it) keeps that whole Kinesis record in memory (up to 1 MiB, or
+// 10 MiB where the stream allows it), with every other user record of its aggregate; copy
+// the bytes you keep beyond processing. PartitionKey and ExplicitHashKey never share
+// Data's memory, so they are safe to keep: a user record's keys are copies packed into key
+// buffers shared with other keys (16 KiB, or one aggregate's key tables if larger), and
+// keeping a key keeps at most such a buffer alive; a record that was not aggregated has the
+// SDK's own string. SequenceNumber is the SDK's string, shared by the user records of one
+// aggregate.
 type Record = aggregation.UserRecord
 
 // Batch is what one read of a shard delivered, in order. Records of one shard arrive in

@@ -8,8 +8,9 @@
 // [Deaggregator.Append] expands one Kinesis record per call into a caller-owned slice.
 // User records get sub-sequence numbers 0, 1, 2, ... in aggregate order and share the
 // Kinesis record's sequence number; their data are sub-slices of the input, never
-// copies, and their keys are copies unless [Deaggregator.AliasKeys] is set. A record that is not a valid aggregate (no magic bytes, too short, wrong MD5,
-// unparsable protobuf) is passed through unchanged with sub-sequence number 0, and
+// copies, and their keys are copies (packed into shared buffers, so keeping a key does not
+// keep the input alive) unless [Deaggregator.AliasKeys] is set. A record that is not a
+// valid aggregate (no magic bytes, too short, wrong MD5, unparsable protobuf) is passed through unchanged with sub-sequence number 0, and
 // [Result.Kind] says which case applied. An aggregate whose checksum is right but whose
 // content breaks the schema (an index past its table, a missing required field, a
 // malformed explicit hash key) is reported as a [*CorruptError] naming the record:

@@ -18,8 +18,12 @@ type Record struct {
 // a whole Kinesis record that was not aggregated.
 type UserRecord struct {
 	// Data aliases the Kinesis record's data; its capacity ends where it does, so an
-	// append never overwrites the next user record.
-	Data         []byte
+	// append never overwrites the next user record. Keeping it keeps the whole Kinesis
+	// record alive.
+	Data []byte
+	// PartitionKey and ExplicitHashKey are copies packed into buffers shared with other
+	// keys (see Deaggregator.Append), unless Deaggregator.AliasKeys is set: then they are
+	// views of the Kinesis record's data, and keeping one keeps the whole record alive.
 	PartitionKey string
 	// ExplicitHashKey is the decimal text as the producer sent it, or empty when unset.
 	ExplicitHashKey string
