@@ -45,13 +45,19 @@ func (d *delivery) loop(shardCtx, readCtx context.Context, rd shardReader) (end,
 			se := &ShardError{Stream: shard.stream, ShardID: shard.id, Err: err}
 			return se, se
 		}
-		records, err := d.userRecords(rb.Records)
+		records, corrupt, err := d.userRecords(rb.Records)
 		if err != nil {
-			// A corrupt aggregate: delivering part of it would lose the rest silently.
-			// The shard stops before it; the checkpoint stays behind it.
 			return &ShardError{Stream: shard.stream, ShardID: shard.id, Err: err}, nil
 		}
+		if corrupt != nil {
+			// HaltShard: the records before the corrupt one go out as a batch of their own;
+			// the shard does not end here, whatever the raw batch said.
+			rb.ShardEnd = false
+		}
 		if len(records) == 0 && !rb.ShardEnd {
+			if corrupt != nil {
+				return &ShardError{Stream: shard.stream, ShardID: shard.id, Err: corrupt}, nil
+			}
 			continue
 		}
 		batch := Batch{
@@ -86,6 +92,9 @@ func (d *delivery) loop(shardCtx, readCtx context.Context, rd shardReader) (end,
 			shard.took(batch.last)
 		}
 		m.BatchDelivered(shard.stream, shard.id, len(records), rb.MillisBehindLatest)
+		if corrupt != nil {
+			return &ShardError{Stream: shard.stream, ShardID: shard.id, Err: corrupt}, nil
+		}
 		if rb.ShardEnd {
 			return ErrShardEnded, nil
 		}
@@ -93,36 +102,73 @@ func (d *delivery) loop(shardCtx, readCtx context.Context, rd shardReader) (end,
 }
 
 // userRecords deaggregates one raw batch and drops what was processed before the resume.
-func (d *delivery) userRecords(in []types.Record) ([]Record, error) {
+// A corrupt aggregate is handled as Config.CorruptRecords says; with HaltShard, the user
+// records before it are returned with the *aggregation.CorruptError, and the rest of the
+// raw batch is left unread.
+func (d *delivery) userRecords(in []types.Record) ([]Record, *aggregation.CorruptError, error) {
 	out := make([]Record, 0, len(in))
 	dropped := 0
+	var halted *aggregation.CorruptError
 	for i := range in {
+		rec := aggregation.FromSDK(in[i])
 		var (
 			res aggregation.Result
 			err error
 		)
-		out, res, err = d.deagg.Append(out, aggregation.FromSDK(in[i]))
-		if err != nil {
-			return nil, err
-		}
+		out, res, err = d.deagg.Append(out, rec)
 		dropped += res.Dropped
+		if err == nil {
+			continue
+		}
+		var corrupt *aggregation.CorruptError
+		if !errors.As(err, &corrupt) {
+			return nil, nil, err
+		}
+		if keep := d.corrupt(rec, corrupt); keep != nil {
+			out = append(out, *keep)
+			continue
+		}
+		if d.w.c.cfg.CorruptRecords == HaltShard {
+			halted = corrupt
+			break
+		}
 	}
 	if dropped > 0 {
 		d.w.c.log.Debug("dropped user records outside the shard's hash-key range",
 			slog.String("shard", d.shard.id), slog.Int("records", dropped))
+		recordMetrics(d.w.c.cfg.Metrics).UserRecordsDropped(d.shard.stream, d.shard.id, dropped)
 	}
 	if d.resumeAfter.IsZero() {
-		return out, nil
+		return out, halted, nil
 	}
 	for i := range out {
 		pos, err := position(out[i])
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if pos.Compare(d.resumeAfter) > 0 {
 			d.resumeAfter = checkpointer.ExtendedSequenceNumber{}
-			return out[i:], nil
+			return out[i:], halted, nil
 		}
 	}
-	return out[:0], nil
+	return out[:0], halted, nil
+}
+
+// corrupt reports a corrupt aggregate, and returns the record to deliver in its place, if
+// any (DeliverCorrupt).
+func (d *delivery) corrupt(rec aggregation.Record, err *aggregation.CorruptError) *Record {
+	policy := d.w.c.cfg.CorruptRecords
+	recordMetrics(d.w.c.cfg.Metrics).CorruptRecord(d.shard.stream, d.shard.id, err)
+	attrs := []slog.Attr{slog.String("shard", d.shard.id), slog.String("sequenceNumber", rec.SequenceNumber), slog.Any("error", err)}
+	switch policy {
+	case DeliverCorrupt:
+		d.w.c.log.LogAttrs(context.Background(), slog.LevelWarn, "delivering a corrupt KPL aggregate whole, marked Corrupt", attrs...)
+		return &Record{
+			Data: rec.Data, PartitionKey: rec.PartitionKey, SequenceNumber: rec.SequenceNumber,
+			ApproximateArrivalTimestamp: rec.ApproximateArrivalTimestamp, Corrupt: true,
+		}
+	case SkipCorrupt:
+		d.w.c.log.LogAttrs(context.Background(), slog.LevelError, "skipping a corrupt KPL aggregate (Config.CorruptRecords is SkipCorrupt): its user records are not delivered", attrs...)
+	}
+	return nil // HaltShard: runShard says so when it halts
 }

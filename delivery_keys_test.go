@@ -59,7 +59,7 @@ func TestKeptPartitionKeysDoNotPinAggregates(t *testing.T) {
 
 	kept := make(map[string]int, aggregates)
 	for i := range aggregates {
-		recs, err := d.userRecords([]types.Record{aggregateRecord(t, i, "key"+strconv.Itoa(i), userRecs, size)})
+		recs, _, err := d.userRecords([]types.Record{aggregateRecord(t, i, "key"+strconv.Itoa(i), userRecs, size)})
 		if err != nil || len(recs) != userRecs {
 			t.Fatalf("aggregate %d: %d records, %v", i, len(recs), err)
 		}
@@ -90,7 +90,7 @@ func BenchmarkUserRecords(b *testing.B) {
 	d := testDelivery(b, NoMetrics{})
 	b.ReportAllocs()
 	for b.Loop() {
-		recs, err := d.userRecords(batch)
+		recs, _, err := d.userRecords(batch)
 		if err != nil || len(recs) != aggregates*userRecs {
 			b.Fatal(len(recs), err)
 		}

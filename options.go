@@ -80,6 +80,43 @@ func (p InitialPosition) String() string {
 	return "LATEST"
 }
 
+// CorruptRecordPolicy says what the consumer does with a Kinesis record that holds a corrupt
+// KPL aggregate: its checksum is right (so it is not a record that merely starts with the
+// KPL's magic bytes, which is delivered as it is) but its content breaks the schema, so its
+// user records cannot be told apart. Whatever the policy, the records before it are
+// delivered first, the error is logged and counted (RecordMetrics.CorruptRecord), and the
+// shard's lease never goes around the workers of the application.
+type CorruptRecordPolicy int
+
+const (
+	// HaltShard stops reading the shard at the corrupt record, the default: nothing is lost
+	// or handed over unasked. The records before it are delivered and can be checkpointed;
+	// then the shard's channel closes with a *ShardError wrapping the
+	// *aggregation.CorruptError, and this worker keeps the lease (renewing it, logging at
+	// error level) so that no other worker takes the shard and stalls on it too, until the
+	// consumer stops. To get past the record, run with DeliverCorrupt or SkipCorrupt.
+	HaltShard CorruptRecordPolicy = iota
+	// DeliverCorrupt delivers the corrupt Kinesis record whole as one Record with Corrupt
+	// set, in its place in the shard, for the application to set aside (a dead-letter
+	// queue); it is checkpointed like any other record.
+	DeliverCorrupt
+	// SkipCorrupt leaves the corrupt record out, logging it at error level with its
+	// sequence number; checkpoints move past it.
+	SkipCorrupt
+)
+
+func (p CorruptRecordPolicy) String() string {
+	switch p {
+	case HaltShard:
+		return "HaltShard"
+	case DeliverCorrupt:
+		return "DeliverCorrupt"
+	case SkipCorrupt:
+		return "SkipCorrupt"
+	}
+	return "CorruptRecordPolicy(" + strconv.Itoa(int(p)) + ")"
+}
+
 // Config configures a Consumer. App, Stream, Kinesis and DynamoDB are required; every other
 // field has a default (see New), and the zero value of a field means that default.
 type Config struct {
@@ -126,6 +163,8 @@ type Config struct {
 	// batch. By default it is written when the reader checkpoints that batch, so records
 	// taken but not processed when the process dies are read again.
 	AutoShardEnd bool
+	// CorruptRecords says what to do with a corrupt KPL aggregate. Default: HaltShard.
+	CorruptRecords CorruptRecordPolicy
 	// ShutdownTimeout bounds how long Drain waits for readers' final checkpoints when its
 	// context has no deadline. Default 30 s.
 	ShutdownTimeout time.Duration
@@ -147,6 +186,7 @@ const (
 	DefaultHoleAuditThreshold = 3
 	DefaultParentPollInterval = time.Second
 	DefaultShutdownTimeout    = 30 * time.Second
+	DefaultCorruptRecords     = HaltShard
 	// minPollInterval keeps the shard sync and the parent checks from spinning.
 	minPollInterval = 10 * time.Millisecond
 )
@@ -177,6 +217,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Retrieval != EnhancedFanOut && c.Retrieval != Polling {
 		return c, &ConfigError{Field: "Retrieval", Reason: fmt.Sprintf("%d is neither EnhancedFanOut nor Polling", int(c.Retrieval))}
+	}
+	if c.CorruptRecords < HaltShard || c.CorruptRecords > SkipCorrupt {
+		return c, &ConfigError{Field: "CorruptRecords", Reason: fmt.Sprintf("%d is none of HaltShard, DeliverCorrupt and SkipCorrupt", int(c.CorruptRecords))}
 	}
 	if c.InitialPosition.kind == initialAtTimestamp && c.InitialPosition.timestamp.IsZero() {
 		return c, &ConfigError{Field: "InitialPosition", Reason: "AtTimestamp needs a non-zero time"}

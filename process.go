@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kclgo/kcl/aggregation"
 	"github.com/kclgo/kcl/checkpointer"
 )
 
@@ -55,7 +56,9 @@ func CheckpointEvery(d time.Duration) ProcessOption {
 // consumer drains). fn gets the shard's context, which ends when the lease is lost.
 //
 // Process returns when the consumer ends (Stop, Drain, ctx, or a failure), with Run's result;
-// if fn returns an error, the consumer stops and Process returns that error. Records fn did
+// if fn returns an error, the consumer stops and Process returns that error. A shard halted
+// at a corrupt record (Config.CorruptRecords) does not stop it: the other shards go on, and
+// the halted one stays with this worker, logged at error level and counted. Records fn did
 // not finish are read again by the next owner of their shard.
 func (c *Consumer) Process(ctx context.Context, fn func(ctx context.Context, b Batch) error, opts ...ProcessOption) error {
 	pc := processConfig{everyBatch: true, strategy: checkpointer.Manual()}
@@ -125,6 +128,9 @@ func processShard(s *Shard, fn func(context.Context, Batch) error, pc processCon
 		// Draining: record what the strategy has not checkpointed yet.
 		_ = s.record(ctx, s.cp.Drain)
 	case errors.Is(err, ErrShardEnded), errors.Is(err, ErrLeaseLost):
+	case errors.As(err, new(*aggregation.CorruptError)):
+		// Halted (HaltShard): the consumer keeps the lease and says so at error level.
+		// Stopping here would hand the shard to another worker, which would stop too.
 	case err != nil:
 		return err // the shard failed (a corrupt record, say): Process reports it
 	}

@@ -4,9 +4,12 @@ import (
 	"context"
 	"crypto/md5"
 	"errors"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/kclgo/kcl"
@@ -66,34 +69,115 @@ func corruptAggregate() []byte {
 	return append(out, sum[:]...)
 }
 
-// TestCorruptAggregate: the records before a corrupt aggregate are processed; the shard
-// then fails with a *ShardError wrapping the *aggregation.CorruptError, Process reports it,
-// nothing is checkpointed past the record, and the lease is released.
+// TestCorruptAggregate: with the default HaltShard, the 5 records put before a corrupt
+// aggregate (in the same raw batch) are processed and checkpointed, none after it; the
+// shard halts with the error counted, and its lease stays with the worker that halted,
+// renewed, instead of going around the workers: neither Process stops, and the second
+// worker never takes the shard.
 func TestCorruptAggregate(t *testing.T) {
 	env := testenv.New(t)
 	stream := env.CreateStream(t, 1)
 	table := env.LeaseTable(t)
 	good := stream.PutN(t, "good", 5)
 	stream.Put(t, testenv.Record{PartitionKey: "a", Data: corruptAggregate()})
-	cfg := newConfig(t, env, stream, table)
-	cfg.Retrieval = kcl.Polling
-	c := mustNew(t, cfg)
-	err := c.Process(testenv.WithTimeout(t, time.Minute), func(context.Context, kcl.Batch) error { return nil })
-	var corrupt *aggregation.CorruptError
-	var se *kcl.ShardError
-	if !errors.As(err, &corrupt) || !errors.As(err, &se) {
-		t.Fatalf("Process: %v, want a *ShardError wrapping *aggregation.CorruptError", err)
+	stream.PutN(t, "after", 3)
+	ctx := testenv.WithTimeout(t, 2*time.Minute)
+
+	type worker struct {
+		c         *kcl.Consumer
+		m         *recordCounter
+		mu        sync.Mutex
+		processed []string
+		done      chan error
 	}
+	start := func() *worker {
+		w := &worker{m: &recordCounter{}, done: make(chan error, 1)}
+		cfg := newConfig(t, env, stream, table)
+		cfg.Retrieval = kcl.Polling
+		cfg.FailoverTime = 1500 * time.Millisecond // renewals every 0.5 s
+		cfg.Metrics = w.m
+		w.c = mustNew(t, cfg)
+		go func() {
+			w.done <- w.c.Process(ctx, func(_ context.Context, b kcl.Batch) error {
+				w.mu.Lock()
+				for _, r := range b.Records {
+					w.processed = append(w.processed, string(r.Data))
+				}
+				w.mu.Unlock()
+				return nil
+			})
+		}()
+		t.Cleanup(func() { _ = w.c.Stop() })
+		return w
+	}
+	first := start()
 	tbl, _ := leases.NewTable(env.DynamoDB, table)
-	l, err := tbl.GetLease(t.Context(), good[0].ShardID)
-	if err != nil {
-		t.Fatal(err)
+	lease := func() leases.Lease {
+		t.Helper()
+		l, err := tbl.GetLease(ctx, good[0].ShardID)
+		var noTable *ddbtypes.ResourceNotFoundException
+		if err != nil && !errors.Is(err, leases.ErrLeaseNotFound) && !errors.As(err, &noTable) {
+			t.Fatal(err)
+		}
+		return l
 	}
-	if l.Owner != "" {
-		t.Errorf("lease still owned by %q", l.Owner)
+	lastGood, _ := checkpointer.ParseSequenceNumber(good[len(good)-1].SequenceNumber, 0)
+	// Halted, and the good records checkpointed.
+	for {
+		n, _ := first.m.counts()
+		if l := lease(); n == 1 && l.Checkpoint == lastGood {
+			break
+		}
+		select {
+		case err := <-first.done:
+			t.Fatalf("Process returned %v before the good records were checkpointed", err)
+		case <-ctx.Done():
+			t.Fatalf("corrupt records counted %d, checkpoint %v; want 1 and %v", n, lease().Checkpoint, lastGood)
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
-	if l.Checkpoint.IsSequenceNumber() && checkpointer.CompareSequenceNumbers(l.Checkpoint.SequenceNumber(), good[len(good)-1].SequenceNumber) > 0 {
-		t.Errorf("checkpoint %v is past the last good record", l.Checkpoint)
+	second := start()
+	// Two failover times of renewals: the lease stays with the first worker, halted.
+	halted := lease()
+	for l := lease(); l.Counter < halted.Counter+6; l = lease() {
+		if l.Owner != first.c.WorkerID() || l.Checkpoint != lastGood {
+			t.Fatalf("lease of the halted shard: owner %q checkpoint %v, want %q and %v", l.Owner, l.Checkpoint, first.c.WorkerID(), lastGood)
+		}
+		select {
+		case err := <-first.done:
+			t.Fatalf("the first worker's Process returned %v: a halted shard must not stop it", err)
+		case err := <-second.done:
+			t.Fatalf("the second worker's Process returned %v", err)
+		case <-ctx.Done():
+			t.Fatalf("lease counter stuck at %d: not renewed", l.Counter)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	first.mu.Lock()
+	got := strings.Join(first.processed, ",")
+	first.mu.Unlock()
+	if want := "good-0,good-1,good-2,good-3,good-4"; got != want {
+		t.Errorf("processed %s, want %s", got, want)
+	}
+	second.mu.Lock()
+	if len(second.processed) > 0 {
+		t.Errorf("second worker processed %v", second.processed)
+	}
+	second.mu.Unlock()
+	var corrupt *aggregation.CorruptError
+	first.m.mu.Lock()
+	errs := first.m.corrupt
+	first.m.mu.Unlock()
+	if len(errs) != 1 || !errors.As(errs[0], &corrupt) {
+		t.Errorf("CorruptRecord metric got %v, want one *aggregation.CorruptError", errs)
+	}
+	for _, w := range []*worker{first, second} {
+		if err := w.c.Stop(); err != nil {
+			t.Errorf("Stop: %v", err)
+		}
+		if err := <-w.done; err != nil {
+			t.Errorf("Process after Stop: %v", err)
+		}
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"slices"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
@@ -115,13 +116,44 @@ func (w *worker) runShard(ctx context.Context, ev leases.Event) error {
 		w.awaitCheckpoints(shardCtx, shard)
 	case shardCtx.Err() != nil:
 		// Lost, or stopped: the coordinator knows.
+	case errors.As(endErr, new(*aggregation.CorruptError)):
+		rd.Close() // nothing more is read; an enhanced fan-out subscription would idle
+		w.halt(shardCtx, readCtx, shard, endErr, log)
 	default:
-		// The shard failed (a corrupt aggregate, or its reader): give the lease back, so that
-		// it does not sit here unread; Err tells the reader why.
+		// The shard failed (its reader): give the lease back, so that it does not sit here
+		// unread; Err tells the reader why.
 		log.Error("shard failed; releasing its lease", slog.Any("error", endErr))
 		w.release(shardCtx, lease)
 	}
 	return fatal
+}
+
+// haltReminder is how often a shard halted at a corrupt record says so again.
+const haltReminder = 5 * time.Minute
+
+// halt keeps the lease of a shard halted at a corrupt record (HaltShard) until it is lost or
+// the consumer stops: released, it would be taken by another worker, which would halt on
+// the same record, and so on around the fleet. The reader may still checkpoint the records
+// delivered before the corrupt one; a drain waits for that.
+func (w *worker) halt(shardCtx, readCtx context.Context, shard *Shard, err error, log *slog.Logger) {
+	say := func() {
+		log.Error("shard halted at a corrupt KPL aggregate; this worker keeps its lease so that no other worker halts on it too. "+
+			"To get past the record, set Config.CorruptRecords to DeliverCorrupt (to set it aside) or SkipCorrupt, and restart",
+			slog.Any("error", err))
+	}
+	say()
+	t := time.NewTicker(haltReminder)
+	defer t.Stop()
+	for readCtx.Err() == nil {
+		select {
+		case <-t.C:
+			say()
+		case <-readCtx.Done():
+		}
+	}
+	if shardCtx.Err() == nil { // draining
+		w.awaitCheckpoints(shardCtx, shard)
+	}
 }
 
 // awaitCheckpoints waits until the reader has checkpointed everything it was given (or

@@ -254,6 +254,7 @@ func (d *Deaggregator) expand(dst []UserRecord, rec Record, pb []byte) ([]UserRe
 		u.SequenceNumber = rec.SequenceNumber
 		u.SubSequenceNumber = uint64(i)
 		u.ApproximateArrivalTimestamp = rec.ApproximateArrivalTimestamp
+		u.Corrupt = false
 	}
 	if bad != nil {
 		clear(dst[base:]) // drop references into rec.Data held beyond len

@@ -35,6 +35,12 @@ type UserRecord struct {
 	// was not aggregated.
 	SubSequenceNumber           uint64
 	ApproximateArrivalTimestamp time.Time
+	// Corrupt marks a whole Kinesis record passed on although it holds a KPL aggregate
+	// that is corrupt (its checksum is right, its content breaks the schema), so that
+	// the application can set it aside: Data is the whole aggregate, SubSequenceNumber 0.
+	// Deaggregator never sets it (it returns a *CorruptError instead); a consumer told to
+	// deliver corrupt aggregates does.
+	Corrupt bool
 }
 
 // HashKey returns the hash key Kinesis routes the user record by: its explicit hash key
