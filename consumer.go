@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -75,7 +76,12 @@ func New(cfg Config) (*Consumer, error) {
 	if err != nil {
 		return nil, &ConfigError{Field: "LeaseTable", Reason: err.Error()}
 	}
-	coordOpts := []leases.CoordinatorOption{leases.WithFailoverTime(cfg.FailoverTime), leases.WithLogger(cfg.Logger)}
+	coordOpts := []leases.CoordinatorOption{
+		leases.WithFailoverTime(cfg.FailoverTime), leases.WithLogger(cfg.Logger),
+		// Only the stream's own rows: multi-stream rows (another application's, sharing the
+		// table) are never taken, written or counted for balancing.
+		leases.WithLeaseFilter(singleStreamLease),
+	}
 	if cfg.MaxLeasesForWorker > 0 {
 		coordOpts = append(coordOpts, leases.WithMaxLeasesForWorker(cfg.MaxLeasesForWorker))
 	}
@@ -196,10 +202,30 @@ func (c *Consumer) run(ctx context.Context) error {
 	return w.run(ctx)
 }
 
+// singleStreamLease reports whether l is a lease of a single-stream application, keyed by
+// the shard id alone.
+func singleStreamLease(l leases.Lease) bool { return l.Stream.IsZero() }
+
 // streamInfo is what the consumer knows of its stream.
 type streamInfo struct {
 	name string
 	arn  string
+}
+
+// account is the AWS account in the stream's ARN (arn:partition:kinesis:region:account:stream/name).
+func (s streamInfo) account() string {
+	parts := strings.SplitN(s.arn, ":", 6)
+	if len(parts) < 6 {
+		return ""
+	}
+	return parts[4]
+}
+
+// names reports whether a multi-stream lease's stream identifier is this stream: same
+// account and name. The creation epoch is not compared: a row of an earlier stream of the
+// same name still says that the table is a multi-stream application's.
+func (s streamInfo) names(id leases.StreamIdentifier) bool {
+	return id.Name == s.name && (id.AccountID == s.account() || s.account() == "")
 }
 
 // setUp makes sure of the lease table, the stream, the enhanced fan-out consumer and the

@@ -19,7 +19,7 @@ import (
 // bootstrap creates the first leases when the table has none for the stream: one per shard
 // that ListShards returns for the initial position, each starting there.
 func (w *worker) bootstrap(ctx context.Context) error {
-	existing, err := w.streamLeases(ctx)
+	existing, err := w.streamLeases(ctx, true)
 	if err != nil {
 		return err
 	}
@@ -88,7 +88,9 @@ func parentsOf(s types.Shard) []string {
 }
 
 // streamLeases lists this stream's leases (single-stream keys), reporting rows it skips.
-func (w *worker) streamLeases(ctx context.Context) (map[string]leases.Lease, error) {
+// With atStart, a multi-stream lease of this very stream fails with a
+// *MultiStreamTableError: the table is a multi-stream application's.
+func (w *worker) streamLeases(ctx context.Context, atStart bool) (map[string]leases.Lease, error) {
 	all, skipped, err := w.c.table.ListLeases(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("kcl: listing leases: %w", err)
@@ -98,8 +100,11 @@ func (w *worker) streamLeases(ctx context.Context) (map[string]leases.Lease, err
 	}
 	m := make(map[string]leases.Lease, len(all))
 	for _, l := range all {
-		if l.Stream.IsZero() {
+		switch {
+		case singleStreamLease(l):
 			m[l.ShardID] = l
+		case atStart && w.stream.names(l.Stream):
+			return nil, &MultiStreamTableError{Table: w.c.cfg.LeaseTable, Stream: w.stream.name, LeaseKey: l.Key}
 		}
 	}
 	return m, nil
@@ -154,7 +159,7 @@ func (w *worker) syncLoop(ctx context.Context, stop <-chan struct{}) {
 // open shard's hash-key range stayed uncovered for HoleAuditThreshold syncs in a row, that
 // shard at the initial position. Then it deletes finished leases whose children started.
 func (w *worker) syncShards(ctx context.Context) error {
-	have, err := w.streamLeases(ctx)
+	have, err := w.streamLeases(ctx, false)
 	if err != nil {
 		return err
 	}

@@ -17,7 +17,31 @@ var (
 	ErrShutdown = errors.New("kcl: consumer shut down")
 	// ErrClosed: the consumer already ran; a Consumer runs once.
 	ErrClosed = errors.New("kcl: consumer closed")
+	// ErrMultiStreamTable: the lease table holds multi-stream leases of the stream; see
+	// MultiStreamTableError.
+	ErrMultiStreamTable = errors.New("kcl: lease table belongs to a multi-stream application")
 )
+
+// MultiStreamTableError is why Run refuses to start on a lease table that holds KCL
+// multi-stream leases (keys "account:stream:creationEpoch:shardId") of the very stream it
+// was given: the table belongs to a multi-stream application (a KCL multi-stream
+// application moving to kcl, say), whose checkpoints a single-stream consumer would not
+// see, so it would read the stream again from the initial position under leases of its
+// own. Multi-stream rows of other streams are left alone. It wraps ErrMultiStreamTable.
+type MultiStreamTableError struct {
+	Table  string
+	Stream string
+	// LeaseKey is the first such row found.
+	LeaseKey string
+}
+
+func (e *MultiStreamTableError) Error() string {
+	return "kcl: lease table " + e.Table + " belongs to a multi-stream application: its row " + e.LeaseKey +
+		" is a multi-stream lease of stream " + e.Stream + ", whose checkpoints a single-stream consumer would ignore;" +
+		" read the stream with a multi-stream consumer, or give this application another LeaseTable"
+}
+
+func (e *MultiStreamTableError) Unwrap() error { return ErrMultiStreamTable }
 
 // ShardError is a failure of one shard: its reader's permanent error (stream deleted,
 // access denied), a corrupt record, or a lease-table failure. It unwraps to the cause.

@@ -20,8 +20,9 @@ type coordinatorConfig struct {
 	renewConcurrency int
 	logger           *slog.Logger
 	metrics          Metrics
+	keep             func(Lease) bool // nil: every lease
 
-	renewSet, takerSet, maxLeasesSet bool
+	renewSet, takerSet, maxLeasesSet, keepSet bool
 }
 
 // Defaults, in one place.
@@ -78,6 +79,16 @@ func WithRenewalConcurrency(n int) CoordinatorOption {
 	return func(c *coordinatorConfig) { c.renewConcurrency = n }
 }
 
+// WithLeaseFilter makes the coordinator see only the leases keep returns true for, so that
+// applications can share a table without touching each other's rows: the others are never
+// taken, renewed, released or written, and balancing counts only the kept ones (workers are
+// counted from the owners of kept leases). keep must be cheap and give the same answer for
+// a row every time. Default: every lease. A single-stream consumer keeps the rows of its
+// stream's shards (Lease.Stream zero), leaving multi-stream rows alone.
+func WithLeaseFilter(keep func(Lease) bool) CoordinatorOption {
+	return func(c *coordinatorConfig) { c.keep, c.keepSet = keep, true }
+}
+
 // WithLogger sets the logger (default: discard).
 func WithLogger(l *slog.Logger) CoordinatorOption {
 	return func(c *coordinatorConfig) { c.logger = l }
@@ -112,6 +123,9 @@ func (c *coordinatorConfig) finish() error {
 	}
 	if c.renewConcurrency < 1 {
 		return fmt.Errorf("leases: WithRenewalConcurrency: must be >= 1, got %d", c.renewConcurrency)
+	}
+	if c.keepSet && c.keep == nil {
+		return errors.New("leases: WithLeaseFilter: nil filter")
 	}
 	if c.logger == nil {
 		return errors.New("leases: WithLogger: nil logger")

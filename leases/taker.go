@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"time"
 )
 
@@ -43,6 +44,10 @@ func (c *Coordinator) takeOnce(ctx context.Context) time.Duration {
 			c.log.LogAttrs(ctx, slog.LevelWarn, "lease table scan failed", slog.Any("error", err))
 		}
 		return c.cfg.takerInterval
+	}
+	if keep := c.cfg.keep; keep != nil {
+		// Filtered in place: the scan's slice is this cycle's own.
+		leases = slices.DeleteFunc(leases, func(l Lease) bool { return !keep(l) })
 	}
 	now := time.Now()
 	c.reportSkipped(ctx, skipped)
