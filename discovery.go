@@ -19,7 +19,7 @@ import (
 // bootstrap creates the first leases when the table has none for the stream: one per shard
 // that ListShards returns for the initial position, each starting there.
 func (w *worker) bootstrap(ctx context.Context) error {
-	existing, err := w.streamLeases(ctx, true)
+	existing, _, err := w.streamLeases(ctx, true)
 	if err != nil {
 		return err
 	}
@@ -87,16 +87,23 @@ func parentsOf(s types.Shard) []string {
 	return ps
 }
 
-// streamLeases lists this stream's leases (single-stream keys), reporting rows it skips.
-// With atStart, a multi-stream lease of this very stream fails with a
-// *MultiStreamTableError: the table is a multi-stream application's.
-func (w *worker) streamLeases(ctx context.Context, atStart bool) (map[string]leases.Lease, error) {
+// streamLeases lists this stream's leases (single-stream keys) and the keys of rows that
+// look like leases but do not parse (the coordinator reports those, once each). With
+// atStart, a multi-stream lease of this very stream fails with a *MultiStreamTableError:
+// the table is a multi-stream application's.
+func (w *worker) streamLeases(ctx context.Context, atStart bool) (map[string]leases.Lease, map[string]bool, error) {
 	all, skipped, err := w.c.table.ListLeases(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("kcl: listing leases: %w", err)
+		return nil, nil, fmt.Errorf("kcl: listing leases: %w", err)
 	}
+	var broken map[string]bool
 	for _, s := range skipped {
-		w.c.log.Debug("lease table row skipped", slog.Any("error", s))
+		if !errors.Is(s, leases.ErrNotALease) {
+			if broken == nil {
+				broken = map[string]bool{}
+			}
+			broken[s.LeaseKey] = true
+		}
 	}
 	m := make(map[string]leases.Lease, len(all))
 	for _, l := range all {
@@ -104,10 +111,10 @@ func (w *worker) streamLeases(ctx context.Context, atStart bool) (map[string]lea
 		case singleStreamLease(l):
 			m[l.ShardID] = l
 		case atStart && w.stream.names(l.Stream):
-			return nil, &MultiStreamTableError{Table: w.c.cfg.LeaseTable, Stream: w.stream.name, LeaseKey: l.Key}
+			return nil, nil, &MultiStreamTableError{Table: w.c.cfg.LeaseTable, Stream: w.stream.name, LeaseKey: l.Key}
 		}
 	}
-	return m, nil
+	return m, broken, nil
 }
 
 // listShards pages through ListShards, retrying throttling with backoff.
@@ -159,7 +166,7 @@ func (w *worker) syncLoop(ctx context.Context, stop <-chan struct{}) {
 // open shard's hash-key range stayed uncovered for HoleAuditThreshold syncs in a row, that
 // shard at the initial position. Then it deletes finished leases whose children started.
 func (w *worker) syncShards(ctx context.Context) error {
-	have, err := w.streamLeases(ctx, false)
+	have, broken, err := w.streamLeases(ctx, false)
 	if err != nil {
 		return err
 	}
@@ -185,7 +192,7 @@ func (w *worker) syncShards(ctx context.Context) error {
 			}
 		}
 	}
-	w.auditHoles(ctx, shards, have)
+	w.auditHoles(ctx, shards, have, broken)
 	if !w.c.cfg.KeepFinishedLeases {
 		w.cleanUp(ctx, shards, have)
 	}
@@ -193,12 +200,18 @@ func (w *worker) syncShards(ctx context.Context) error {
 }
 
 // auditHoles finds open shards that no lease covers: no lease of their own, and no leased
-// parent whose end would create one. Such a hash-key range would never be read.
-func (w *worker) auditHoles(ctx context.Context, shards []types.Shard, have map[string]leases.Lease) {
+// parent whose end would create one. Such a hash-key range would never be read. A shard
+// whose lease row does not parse (broken) is no hole: no lease can be created over that row,
+// and the coordinator has said what is wrong with it, with its key.
+func (w *worker) auditHoles(ctx context.Context, shards []types.Shard, have map[string]leases.Lease, broken map[string]bool) {
 	seen := map[string]bool{}
 	for _, s := range shards {
 		id := aws.ToString(s.ShardId)
 		if _, ok := have[id]; ok || s.SequenceNumberRange == nil || s.SequenceNumberRange.EndingSequenceNumber != nil {
+			continue
+		}
+		if broken[id] {
+			w.c.log.Debug("shard not read: its lease row does not parse", slog.String("shard", id), slog.String("row", id))
 			continue
 		}
 		seen[id] = true

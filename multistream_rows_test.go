@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"reflect"
 	"slices"
@@ -162,4 +163,60 @@ func rowText(row map[string]ddbtypes.AttributeValue) string {
 		parts = append(parts, fmt.Sprintf("%s=%#v", k, row[k]))
 	}
 	return strings.Join(parts, " ")
+}
+
+// TestUnparsableLeaseRowReportedOnce: a lease row that does not parse is reported once at
+// warning level, naming its key, instead of every shard sync warning that its shard's
+// hash-key range is not covered by any lease (while creating nothing, as the row exists).
+func TestUnparsableLeaseRowReportedOnce(t *testing.T) {
+	env := testenv.New(t)
+	stream := env.CreateStream(t, 2)
+	table := env.LeaseTable(t)
+	const key = "shardId-000000000001"
+	bad := map[string]ddbtypes.AttributeValue{
+		"leaseKey":     &ddbtypes.AttributeValueMemberS{Value: key},
+		"leaseCounter": &ddbtypes.AttributeValueMemberS{Value: "seven"}, // not a number
+		"checkpoint":   &ddbtypes.AttributeValueMemberS{Value: "TRIM_HORIZON"},
+	}
+	putRows(t, env, table, bad)
+	cfg := newConfig(t, env, stream, table)
+	cfg.Retrieval = kcl.Polling
+	logger, logs := newLogCapture(t)
+	cfg.Logger = logger
+	c := mustNew(t, cfg)
+	ctx := testenv.WithTimeout(t, time.Minute)
+	runConsumer(t, ctx, c)
+	go func() { // read whatever shard is handed over, as a user would
+		for s := range c.Shards() {
+			go func() {
+				for range s.Batches() {
+				}
+			}()
+		}
+	}()
+	// More shard syncs than HoleAuditThreshold (3), each of which saw the shard.
+	const syncs = 5
+	hole := func() int { return len(logs.find(slog.LevelWarn, "hash-key range not covered")) }
+	for len(logs.find(slog.LevelDebug, "its lease row does not parse")) < syncs && hole() < syncs {
+		select {
+		case <-ctx.Done():
+			t.Fatal("shard syncs did not run")
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	if n := hole(); n > 0 {
+		t.Errorf("%d warnings that a hash-key range is not covered by any lease; the row exists but does not parse", n)
+	}
+	var naming []capturedLog
+	for _, r := range logs.find(slog.LevelWarn, "") {
+		if r.attrs["row"] == key || r.attrs["shard"] == key {
+			naming = append(naming, r)
+		}
+	}
+	if len(naming) != 1 || !strings.Contains(naming[0].attrs["error"], "leaseCounter") {
+		t.Errorf("warnings about row %s: %+v, want one saying what is wrong with it", key, naming)
+	}
+	if got := getRow(t, env, table, key); !reflect.DeepEqual(got, bad) {
+		t.Errorf("row changed:\n got %s\nwant %s", rowText(got), rowText(bad))
+	}
 }

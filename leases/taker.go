@@ -197,10 +197,10 @@ func (c *Coordinator) reportSkipped(ctx context.Context, skipped []*RowError) {
 			continue
 		}
 		c.reported[r.LeaseKey] = true
-		level := slog.LevelWarn
+		level, msg := slog.LevelWarn, "skipping a lease table row that does not parse: it is neither taken nor changed, so its shard is not read until the row is repaired or deleted"
 		if errors.Is(r, ErrNotALease) {
-			level = slog.LevelDebug
+			level, msg = slog.LevelDebug, "skipping lease table row"
 		}
-		c.log.LogAttrs(ctx, level, "skipping lease table row", slog.String("row", r.LeaseKey), slog.Any("error", r))
+		c.log.LogAttrs(ctx, level, msg, slog.String("row", r.LeaseKey), slog.Any("error", r))
 	}
 }
