@@ -134,6 +134,8 @@ func (d *delivery) userRecords(in []types.Record) ([]Record, *aggregation.Corrup
 		}
 	}
 	if dropped > 0 {
+		// Expected after a reshard (the KPL re-sends them to the right shard), so not a
+		// warning; counted, so that a steady flow of them is seen.
 		d.w.c.log.Debug("dropped user records outside the shard's hash-key range",
 			slog.String("shard", d.shard.id), slog.Int("records", dropped))
 		recordMetrics(d.w.c.cfg.Metrics).UserRecordsDropped(d.shard.stream, d.shard.id, dropped)
