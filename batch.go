@@ -20,7 +20,8 @@ import (
 // buffers shared with other keys (16 KiB, or one aggregate's key tables if larger), and
 // keeping a key keeps at most such a buffer alive; a record that was not aggregated has the
 // SDK's own string. SequenceNumber is the SDK's string, shared by the user records of one
-// aggregate.
+// aggregate. Corrupt is set only with Config.CorruptRecords = DeliverCorrupt, on a whole
+// Kinesis record holding a corrupt aggregate.
 type Record = aggregation.UserRecord
 
 // Batch is what one read of a shard delivered, in order. Records of one shard arrive in

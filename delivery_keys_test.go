@@ -95,4 +95,5 @@ func BenchmarkUserRecords(b *testing.B) {
 			b.Fatal(len(recs), err)
 		}
 	}
+	b.ReportMetric(aggregates*userRecs, "records/op")
 }

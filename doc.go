@@ -11,8 +11,11 @@
 // Each shard ends, and its channel closes, for one reason that Shard.Err reports afterwards:
 // the shard was closed by a reshard and fully delivered (ErrShardEnded), another worker took
 // the lease (ErrLeaseLost, which also cancels Shard.Context), the consumer stopped or drained
-// (ErrShutdown), or the shard failed (a *ShardError). Checkpoints are fenced on the lease: a
-// worker that lost it cannot overwrite its successor's progress.
+// (ErrShutdown), or the shard failed (a *ShardError). A shard halted at a corrupt KPL
+// aggregate (Config.CorruptRecords) ends with a *ShardError too, but its lease stays with
+// this worker until the consumer stops, so that the shard does not go from worker to worker.
+// Checkpoints are fenced on the lease: a worker that lost it cannot overwrite its
+// successor's progress.
 //
 // Consumer.Stop ends everything now and releases the leases; Consumer.Drain delivers what is
 // held, waits for the final checkpoints and then releases. Consumer.Process is a callback

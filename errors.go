@@ -44,7 +44,9 @@ func (e *MultiStreamTableError) Error() string {
 func (e *MultiStreamTableError) Unwrap() error { return ErrMultiStreamTable }
 
 // ShardError is a failure of one shard: its reader's permanent error (stream deleted,
-// access denied), a corrupt record, or a lease-table failure. It unwraps to the cause.
+// access denied), a corrupt KPL aggregate it halted at (wrapping the
+// *aggregation.CorruptError; see HaltShard), or a lease-table failure. It unwraps to the
+// cause.
 type ShardError struct {
 	Stream  string
 	ShardID string
