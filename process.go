@@ -132,7 +132,7 @@ func processShard(s *Shard, fn func(context.Context, Batch) error, pc processCon
 		// Halted (HaltShard): the consumer keeps the lease and says so at error level.
 		// Stopping here would hand the shard to another worker, which would stop too.
 	case err != nil:
-		return err // the shard failed (a corrupt record, say): Process reports it
+		return err // the shard failed (its reader, say): Process reports it
 	}
 	return nil
 }
