@@ -227,7 +227,7 @@ func libraryGoroutines() []string {
 		// Test code and the test-only wrappers are not the library; internal/ctxwait is.
 		if strings.Contains(g, "github.com/kclgo/kcl") && !strings.Contains(g, "kcl_test.") &&
 			!strings.Contains(g, "kcl/internal/testenv") && !strings.Contains(g, "kcl/internal/faults") &&
-			!strings.Contains(g, "kcl/internal/efoshim") {
+			!strings.Contains(g, "kcl/kcltest") {
 			found = append(found, g)
 		}
 	}

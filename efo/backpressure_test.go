@@ -16,8 +16,8 @@ import (
 
 	"github.com/kclgo/kcl/checkpointer"
 	"github.com/kclgo/kcl/efo"
-	"github.com/kclgo/kcl/internal/efoshim"
 	"github.com/kclgo/kcl/internal/testenv"
+	"github.com/kclgo/kcl/kcltest"
 )
 
 // producer puts numbered records ("%08d" then padding) to a stream until stopped. It keeps
@@ -107,7 +107,7 @@ func TestBackpressure(t *testing.T) {
 			}).GetTransport()
 			t.Cleanup(tr.CloseIdleConnections)
 			counter := &countingTransport{base: tr}
-			client := env.NewKinesis(nil, func(o *kinesis.Options) { o.HTTPClient = &http.Client{Transport: efoshim.Wrap(counter)} })
+			client := env.NewKinesis(nil, func(o *kinesis.Options) { o.HTTPClient = &http.Client{Transport: kcltest.WithInitialResponse(counter)} })
 			stream := env.CreateStream(t, 1)
 			c := newConsumer(t, client, stream, efo.WithBufferSize(buffer))
 			sub := subscribe(t, c, *stream.Shards(t)[0].ShardId, efo.StartPosition{Type: types.ShardIteratorTypeTrimHorizon})

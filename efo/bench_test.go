@@ -17,8 +17,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/kclgo/kcl/efo"
-	"github.com/kclgo/kcl/internal/efoshim"
 	"github.com/kclgo/kcl/internal/testenv"
+	"github.com/kclgo/kcl/kcltest"
 )
 
 // Benchmarks against kinesis-local; run them with, e.g.,
@@ -110,7 +110,7 @@ func BenchmarkLatency(b *testing.B) {
 		wireDone = append(wireDone, time.Now())
 		mu.Unlock()
 	}}
-	client := env.NewKinesis(nil, func(o *kinesis.Options) { o.HTTPClient = &http.Client{Transport: efoshim.Wrap(counter)} })
+	client := env.NewKinesis(nil, func(o *kinesis.Options) { o.HTTPClient = &http.Client{Transport: kcltest.WithInitialResponse(counter)} })
 	c := newConsumerB(b, client, stream)
 	ctx, cancel := context.WithCancel(b.Context())
 	defer cancel()
@@ -188,7 +188,7 @@ func BenchmarkIdleSubscriptionHeap(b *testing.B) {
 				}
 			}).GetTransport()
 			b.Cleanup(tr.CloseIdleConnections)
-			client := env.NewKinesis(nil, func(o *kinesis.Options) { o.HTTPClient = &http.Client{Transport: efoshim.Wrap(tr)} })
+			client := env.NewKinesis(nil, func(o *kinesis.Options) { o.HTTPClient = &http.Client{Transport: kcltest.WithInitialResponse(tr)} })
 			stream := env.CreateStream(b, shards)
 			c := newConsumerB(b, client, stream)
 			var ids []string

@@ -16,8 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/kclgo/kcl/efo"
-	"github.com/kclgo/kcl/internal/efoshim"
 	"github.com/kclgo/kcl/internal/testenv"
+	"github.com/kclgo/kcl/kcltest"
 )
 
 // TestHTTPVersions reads two shards at once over each way a client can talk to
@@ -70,7 +70,7 @@ func TestHTTPVersions(t *testing.T) {
 			counter := &countingTransport{base: tr}
 			client := env.NewKinesis(nil, func(o *kinesis.Options) {
 				o.BaseEndpoint = aws.String(endpoint)
-				o.HTTPClient = &http.Client{Transport: efoshim.Wrap(counter)}
+				o.HTTPClient = &http.Client{Transport: kcltest.WithInitialResponse(counter)}
 			})
 			var logs syncBuffer
 			logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))

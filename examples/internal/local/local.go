@@ -1,71 +1,29 @@
-// Package local builds AWS SDK clients for the local emulators that `make demo` starts
-// (kinesis-local and dynalite), for the examples. Against real AWS, use
+// Package local is the examples' glue to the local emulators that `make demo` starts: the
+// clients come from the public kcltest package; this adds a producer. Against real AWS, use
 // kinesis.NewFromConfig and dynamodb.NewFromConfig with your own aws.Config instead.
 package local
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net/http"
-	"os"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
-	"github.com/kclgo/kcl/internal/efoshim"
+	"github.com/kclgo/kcl/kcltest"
 )
 
-// Clients are SDK clients for the emulators.
-type Clients struct {
-	Kinesis  *kinesis.Client
-	DynamoDB *dynamodb.Client
-}
+// Clients are kcltest's clients for the emulators, with a producer.
+type Clients struct{ *kcltest.Clients }
 
 // NewClients reads the endpoints scripts/emulators.sh exports.
 func NewClients() (*Clients, error) {
-	kinesisURL, dynamoURL := os.Getenv("KCL_TEST_KINESIS_ENDPOINT"), os.Getenv("KCL_TEST_DYNAMODB_ENDPOINT")
-	if kinesisURL == "" || dynamoURL == "" {
-		return nil, errors.New("no emulator endpoints: run the example with `make demo` or `scripts/emulators.sh run go run ./examples/...`")
+	c, err := kcltest.NewClients()
+	if err != nil {
+		return nil, fmt.Errorf("%w (`make demo` runs the quickstart that way)", err)
 	}
-	cfg := aws.Config{
-		Region:      "us-east-1",
-		Credentials: credentials.NewStaticCredentialsProvider("123456789012", "local", ""),
-	}
-	return &Clients{
-		Kinesis: kinesis.NewFromConfig(cfg, func(o *kinesis.Options) {
-			o.BaseEndpoint = aws.String(kinesisURL)
-			// kinesis-local omits the initial-response event of SubscribeToShard, which
-			// real Kinesis sends; the shim adds it.
-			o.HTTPClient = &http.Client{Transport: efoshim.Wrap(http.DefaultTransport.(*http.Transport).Clone())}
-		}),
-		DynamoDB: dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(dynamoURL) }),
-	}, nil
-}
-
-// CreateStream creates a stream and waits until it is ACTIVE.
-func (c *Clients) CreateStream(ctx context.Context, name string, shards int) error {
-	if _, err := c.Kinesis.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: &name, ShardCount: aws.Int32(int32(shards))}); err != nil {
-		return fmt.Errorf("create stream %s: %w", name, err)
-	}
-	for {
-		out, err := c.Kinesis.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: &name})
-		if err != nil {
-			return fmt.Errorf("describe stream %s: %w", name, err)
-		}
-		if out.StreamDescriptionSummary.StreamStatus == types.StreamStatusActive {
-			return nil
-		}
-		select {
-		case <-time.After(100 * time.Millisecond):
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
+	return &Clients{c}, nil
 }
 
 // Produce puts n records, 100 a call, calling progress after each call.

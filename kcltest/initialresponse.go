@@ -1,4 +1,4 @@
-package efoshim
+package kcltest
 
 import (
 	"bytes"
@@ -26,28 +26,34 @@ func mustEncode(m eventstream.Message) []byte {
 	var buf bytes.Buffer
 	if err := eventstream.NewEncoder().Encode(&buf, m); err != nil {
 		// Encoding a fixed, valid message cannot fail; a failure here is a broken SDK.
-		panic("efoshim: encode initial-response: " + err.Error())
+		panic("kcltest: encode initial-response: " + err.Error())
 	}
 	return buf.Bytes()
 }
 
-// Transport puts an initial-response event in front of successful SubscribeToShard responses.
-type Transport struct {
+// InitialResponseTransport puts the initial-response event that kinesis-local 0.6.2 omits in
+// front of every successful SubscribeToShard response, so that aws-sdk-go-v2 reads its event
+// streams; every other byte comes from the emulator unchanged. Real Kinesis sends that event
+// itself: never use this transport against AWS.
+type InitialResponseTransport struct {
 	// Base carries the requests; http.DefaultTransport when nil.
 	Base http.RoundTripper
 }
 
-// Wrap returns a Transport around base, in the shape the test environment's wrappers take.
-func Wrap(base http.RoundTripper) http.RoundTripper { return &Transport{Base: base} }
+// WithInitialResponse returns an InitialResponseTransport around base (http.DefaultTransport
+// when nil).
+func WithInitialResponse(base http.RoundTripper) http.RoundTripper {
+	return &InitialResponseTransport{Base: base}
+}
 
 // RoundTrip implements http.RoundTripper.
-func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+func (t *InitialResponseTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	base := t.Base
 	if base == nil {
 		base = http.DefaultTransport
 	}
 	resp, err := base.RoundTrip(req)
-	if err != nil || resp.StatusCode != http.StatusOK || !IsSubscribeToShard(req) {
+	if err != nil || resp.StatusCode != http.StatusOK || !isSubscribeToShard(req) {
 		return resp, err
 	}
 	resp.Body = &prefixedBody{Reader: io.MultiReader(bytes.NewReader(initialResponse), resp.Body), closer: resp.Body}
@@ -56,8 +62,8 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
-// IsSubscribeToShard reports whether req is a SubscribeToShard call.
-func IsSubscribeToShard(req *http.Request) bool {
+// isSubscribeToShard reports whether req is a SubscribeToShard call.
+func isSubscribeToShard(req *http.Request) bool {
 	return strings.EqualFold(req.Header.Get("X-Amz-Target"), subscribeTarget)
 }
 

@@ -1,4 +1,4 @@
-package efoshim_test
+package kcltest_test
 
 import (
 	"strings"
