@@ -22,6 +22,10 @@ type Metrics interface {
 	Checkpointed(stream, shardID string, took time.Duration, err error)
 	// Throttled: Kinesis throttled a call made for the shard.
 	Throttled(stream, shardID, operation string)
+	// SubscribeFailed: a SubscribeToShard call for the shard failed otherwise than by
+	// throttling; it is retried until efo's subscribe failure limit (see
+	// efo.WithSubscribeFailureLimit) ends the shard with efo.ErrRepeatedFailure.
+	SubscribeFailed(stream, shardID string, err error)
 }
 
 // NoMetrics discards every measurement.
@@ -32,6 +36,7 @@ func (NoMetrics) LeaseAcquired(string, string)                      {}
 func (NoMetrics) LeaseLost(string, string, string)                  {}
 func (NoMetrics) Checkpointed(string, string, time.Duration, error) {}
 func (NoMetrics) Throttled(string, string, string)                  {}
+func (NoMetrics) SubscribeFailed(string, string, error)             {}
 
 // pollingMetrics passes a polling reader's throttling on.
 type pollingMetrics struct {
@@ -42,7 +47,7 @@ type pollingMetrics struct {
 func (p pollingMetrics) OnGetRecords(string, int, int, int64, time.Duration) {}
 func (p pollingMetrics) OnThrottle(shardID string)                           { p.m.Throttled(p.stream, shardID, "GetRecords") }
 
-// efoMetrics passes refused subscriptions on as throttling.
+// efoMetrics passes refused subscriptions on as throttling, and other failures as such.
 type efoMetrics struct {
 	m      Metrics
 	stream string
@@ -51,8 +56,11 @@ type efoMetrics struct {
 func (e efoMetrics) Subscribed(shardID string, err error) {
 	var limit *types.LimitExceededException
 	var inUse *types.ResourceInUseException
-	if errors.As(err, &limit) || errors.As(err, &inUse) {
+	switch {
+	case errors.As(err, &limit) || errors.As(err, &inUse):
 		e.m.Throttled(e.stream, shardID, "SubscribeToShard")
+	case err != nil:
+		e.m.SubscribeFailed(e.stream, shardID, err)
 	}
 }
 func (e efoMetrics) Delivered(string, int, int64)       {}

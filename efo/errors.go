@@ -20,6 +20,10 @@ var (
 	// ErrLimitExceeded: registration was refused for LimitExceededException on every try
 	// (a stream has at most 20 consumers).
 	ErrLimitExceeded = errors.New("limit exceeded")
+	// ErrRepeatedFailure: every subscribe of a shard failed the same way, delivering
+	// nothing, WithSubscribeFailureLimit times in a row. The *ShardError's Err is the last
+	// failure.
+	ErrRepeatedFailure = errors.New("subscribe failed the same way repeatedly")
 	// ErrClosed is the cause a Subscription ends with after Close.
 	ErrClosed = errors.New("efo: subscription closed")
 )

@@ -22,6 +22,13 @@ const (
 	// DefaultRegisterAttempts is how many LimitExceededException answers to
 	// RegisterStreamConsumer registration takes before it gives up.
 	DefaultRegisterAttempts = 10
+	// DefaultSubscribeFailureLimit is how many subscribes of a shard in a row may fail the
+	// same way, delivering nothing, before the subscription ends with ErrRepeatedFailure.
+	// With the default backoff that is over a minute of failing.
+	DefaultSubscribeFailureLimit = 10
+	// loudFailures is how many such failures in a row are logged at error level (once);
+	// every failure is logged at warn level before.
+	loudFailures = 3
 
 	// subscribeInterval is Kinesis's limit: one SubscribeToShard per second per consumer and shard.
 	subscribeInterval = time.Second
@@ -39,6 +46,7 @@ type config struct {
 	retryMax         time.Duration
 	pollInterval     time.Duration
 	registerAttempts int
+	failureLimit     int
 }
 
 func defaultConfig() config {
@@ -51,6 +59,7 @@ func defaultConfig() config {
 		retryMax:         DefaultRetryMax,
 		pollInterval:     DefaultPollInterval,
 		registerAttempts: DefaultRegisterAttempts,
+		failureLimit:     DefaultSubscribeFailureLimit,
 	}
 }
 
@@ -150,6 +159,22 @@ func WithRegisterAttempts(n int) Option {
 			return fmt.Errorf("efo: WithRegisterAttempts: must be at least 1, got %d", n)
 		}
 		c.registerAttempts = n
+		return nil
+	}
+}
+
+// WithSubscribeFailureLimit ends a subscription with a *ShardError of kind
+// ErrRepeatedFailure once n subscribes of its shard in a row failed the same way (the same
+// service error code, or the same kind of transport or decoding error) and delivered
+// nothing (DefaultSubscribeFailureLimit). A failure that repeats is a configuration problem
+// (a client that cannot read event streams, a consumer that another application holds)
+// more often than an outage. Pass math.MaxInt to retry for ever.
+func WithSubscribeFailureLimit(n int) Option {
+	return func(c *config) error {
+		if n < 1 {
+			return fmt.Errorf("efo: WithSubscribeFailureLimit: must be at least 1, got %d", n)
+		}
+		c.failureLimit = n
 		return nil
 	}
 }

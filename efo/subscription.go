@@ -3,6 +3,7 @@ package efo
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -72,6 +73,8 @@ type cursor struct {
 func (s *Subscription) loop(ctx context.Context, start StartPosition) error {
 	cur := cursor{pos: start}
 	failures := 0 // sessions in a row that delivered nothing
+	// same counts the latest of those that failed alike (lastSig).
+	same, lastSig := 0, ""
 	for {
 		if err := s.c.limiter.wait(ctx, s.shardID); err != nil {
 			return err
@@ -88,22 +91,67 @@ func (s *Subscription) loop(ctx context.Context, start StartPosition) error {
 			return end.err
 		}
 		if end.delivered {
-			failures = 0
+			failures, same = 0, 0
 			s.log.Debug("efo: resubscribing", "reason", end.reason, "from", cur.pos.String(), "err", end.err)
 			continue
+		}
+		if sig := failureSignature(end); sig == lastSig {
+			same++
+		} else {
+			lastSig, same = sig, 1
+		}
+		if same >= s.c.cfg.failureLimit {
+			err := &ShardError{ShardID: s.shardID, Kind: ErrRepeatedFailure, Err: failureErr(end)}
+			s.log.Error("efo: every subscribe failed the same way; giving up on the shard",
+				"failures", same, "reason", end.reason, "err", end.err)
+			return err
 		}
 		wait := backoff(s.c.cfg.retryMin, s.c.cfg.retryMax, failures)
 		failures++
 		level := slog.LevelDebug
-		if end.reason == EndError && errorCode(end.err) != codeResourceInUse {
+		switch {
+		case same == loudFailures:
+			// Once per run of identical failures: a misconfiguration (a client that cannot
+			// read event streams, say) must be seen with the default handler levels.
+			level = slog.LevelError
+		case end.reason == EndError && errorCode(end.err) != codeResourceInUse:
 			level = slog.LevelWarn
 		}
 		s.log.Log(ctx, level, "efo: subscribe gave nothing, retrying",
-			"reason", end.reason, "from", cur.pos.String(), "after", wait, "failures", failures, "err", end.err)
+			"reason", end.reason, "from", cur.pos.String(), "after", wait, "failures", failures,
+			"same_failures", same, "limit", s.c.cfg.failureLimit, "err", end.err)
 		if err := ctxwait.Sleep(ctx, wait); err != nil {
 			return err
 		}
 	}
+}
+
+// failureSignature says how a session failed, so that failures of the same kind are counted
+// together: the service's error code, or else the type of the innermost error.
+func failureSignature(end sessionEnd) string {
+	if end.err == nil {
+		return string(end.reason)
+	}
+	if code := errorCode(end.err); code != "" {
+		return code
+	}
+	inner := end.err
+	for {
+		next := errors.Unwrap(inner)
+		if next == nil {
+			break
+		}
+		inner = next
+	}
+	return string(end.reason) + ":" + fmt.Sprintf("%T", inner)
+}
+
+// failureErr is the error a session ended with, made up for a clean end that gave nothing.
+func failureErr(end sessionEnd) error {
+	if end.err != nil {
+		return end.err
+	}
+	return fmt.Errorf("event stream %s without an event", end.reason)
 }
 
 // sessionEnd is how one SubscribeToShard call ended.
