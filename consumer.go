@@ -38,6 +38,9 @@ type Consumer struct {
 	mu    sync.Mutex
 	state consumerState
 	err   error
+	// failure is why Process stopped the consumer (its function's error), Run's result
+	// unless Run failed by itself.
+	failure error
 	// checkpointStrategy is what Process asked for; zero means Manual.
 	checkpointStrategy checkpointer.Strategy
 	// stopNow ends whatever Run is doing at once: setting up, or the shards of a drain.
@@ -112,7 +115,8 @@ func (c *Consumer) Shards() <-chan *Shard { return c.shards }
 // Done is closed when Run has returned and every goroutine of the consumer has ended.
 func (c *Consumer) Done() <-chan struct{} { return c.done }
 
-// Err is what Run returned, nil before then.
+// Err is what Run returned, nil before then: nil after Stop or a Drain that completed, the
+// context's cause, a *StartError, a *ShardError, or the error of Process's function.
 func (c *Consumer) Err() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -131,8 +135,23 @@ func (c *Consumer) Stop() error {
 // checkpointed what it was given (or ctx ends; without a deadline, Config.ShutdownTimeout
 // bounds the wait), then releases the leases so that other workers take them at once.
 // It returns when everything has ended, with Run's result.
+//
+// Do not call Drain and wait for it on the goroutine that reads a shard's batches, or inside
+// Process's function: Drain waits for that very reader to checkpoint what it took, which it
+// cannot while it waits in Drain, so Drain waits out its whole timeout and returns an error.
+// Call it from another goroutine (go c.Drain(ctx)), e.g. where the signal arrives.
 func (c *Consumer) Drain(ctx context.Context) error {
 	return c.shutdown(stopRequest{drain: true, ctx: ctx})
+}
+
+// stopFor stops the consumer as Stop does, with err as Run's result.
+func (c *Consumer) stopFor(err error) {
+	c.mu.Lock()
+	if c.failure == nil {
+		c.failure = err
+	}
+	c.mu.Unlock()
+	_ = c.Stop()
 }
 
 func (c *Consumer) shutdown(req stopRequest) error {
@@ -177,6 +196,9 @@ func (c *Consumer) Run(ctx context.Context) error {
 	err := c.run(ctx)
 
 	c.mu.Lock()
+	if err == nil {
+		err = c.failure
+	}
 	c.err = err
 	c.state = stateDone
 	c.mu.Unlock()
@@ -210,6 +232,9 @@ func singleStreamLease(l leases.Lease) bool { return l.Stream.IsZero() }
 type streamInfo struct {
 	name string
 	arn  string
+	// byARN: the user gave the ARN (cross-account, say). Calls address the stream the way
+	// the user did: real Kinesis takes either, some emulators (kinesalite) only names.
+	byARN bool
 }
 
 // account is the AWS account in the stream's ARN (arn:partition:kinesis:region:account:stream/name).
@@ -228,19 +253,26 @@ func (s streamInfo) names(id leases.StreamIdentifier) bool {
 	return id.Name == s.name && (id.AccountID == s.account() || s.account() == "")
 }
 
-// setUp makes sure of the lease table, the stream, the enhanced fan-out consumer and the
-// first leases, and returns the worker that runs them.
-func (c *Consumer) setUp(ctx context.Context) (*worker, error) {
-	if err := c.table.EnsureTable(ctx); err != nil {
-		return nil, fmt.Errorf("kcl: lease table %s: %w", c.cfg.LeaseTable, err)
+// ref is how calls address the stream: its ARN when the user gave one, else its name.
+func (s streamInfo) ref() string {
+	if s.byARN {
+		return s.arn
 	}
+	return s.name
+}
+
+// setUp checks the stream, finds or registers the enhanced fan-out consumer, and only then
+// makes sure of the lease table (so a wrong stream name leaves no stray table), creates the
+// first leases and returns the worker that runs them. Every failure is a *StartError.
+func (c *Consumer) setUp(ctx context.Context) (*worker, error) {
 	out, err := c.cfg.Kinesis.DescribeStreamSummary(ctx, streamInput(c.cfg.Stream))
 	if err != nil {
-		return nil, fmt.Errorf("kcl: stream %s: %w", c.cfg.Stream, err)
+		return nil, &StartError{Resource: "stream", Name: c.cfg.Stream, Err: err}
 	}
 	stream := streamInfo{
-		name: aws.ToString(out.StreamDescriptionSummary.StreamName),
-		arn:  aws.ToString(out.StreamDescriptionSummary.StreamARN),
+		name:  aws.ToString(out.StreamDescriptionSummary.StreamName),
+		arn:   aws.ToString(out.StreamDescriptionSummary.StreamARN),
+		byARN: isARN(c.cfg.Stream),
 	}
 	var open openReader
 	switch c.cfg.Retrieval {
@@ -250,18 +282,21 @@ func (c *Consumer) setUp(ctx context.Context) (*worker, error) {
 		if err != nil {
 			return nil, &ConfigError{Field: "PollingOptions", Reason: err.Error()}
 		}
-		open = pollingOpener(p, stream.arn)
+		open = pollingOpener(p, stream.ref())
 	default:
 		opts := append([]efo.Option{efo.WithLogger(c.cfg.Logger), efo.WithMetrics(efoMetrics{c.cfg.Metrics, stream.name})}, c.cfg.EFOOptions...)
 		ec, err := efo.NewConsumer(ctx, c.cfg.Kinesis, stream.arn, c.cfg.ConsumerName, opts...)
 		if err != nil {
-			return nil, fmt.Errorf("kcl: enhanced fan-out consumer %s: %w", c.cfg.ConsumerName, err)
+			return nil, &StartError{Resource: "enhanced fan-out consumer", Name: c.cfg.ConsumerName, Err: err}
 		}
 		open = efoOpener(ec)
 	}
+	if err := c.table.EnsureTable(ctx); err != nil {
+		return nil, &StartError{Resource: "lease table", Name: c.cfg.LeaseTable, Err: err}
+	}
 	w := &worker{c: c, stream: stream, open: open, coord: c.coord, holes: map[string]int{}}
 	if err := w.bootstrap(ctx); err != nil {
-		return nil, err
+		return nil, &StartError{Resource: "leases", Name: c.cfg.LeaseTable, Err: err}
 	}
 	return w, nil
 }
@@ -406,7 +441,8 @@ func (w *worker) event(ev leases.Event, start func()) {
 	switch ev.Type {
 	case leases.Acquired:
 		m.LeaseAcquired(w.stream.name, ev.Lease.ShardID)
-		w.c.log.Info("lease acquired", slog.String("shard", ev.Lease.ShardID), slog.String("checkpoint", ev.Lease.Checkpoint.String()))
+		// The coordinator logs the acquisition at info level; this adds where the shard starts.
+		w.c.log.Debug("starting shard", slog.String("shard", ev.Lease.ShardID), slog.String("checkpoint", ev.Lease.Checkpoint.String()))
 		start()
 	case leases.Lost:
 		m.LeaseLost(w.stream.name, ev.Lease.ShardID, ev.Reason.String())

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -15,6 +17,10 @@ import (
 	"github.com/kclgo/kcl/checkpointer"
 	"github.com/kclgo/kcl/leases"
 )
+
+// bootstrapWrites bounds the concurrent lease writes of bootstrap: quick on small streams,
+// gentle with an on-demand table on big ones.
+const bootstrapWrites = 16
 
 // bootstrap creates the first leases when the table has none for the stream: one per shard
 // that ListShards returns for the initial position, each starting there.
@@ -31,19 +37,35 @@ func (w *worker) bootstrap(ctx context.Context) error {
 		return fmt.Errorf("kcl: listing shards of %s: %w", w.stream.name, err)
 	}
 	start := w.initialCheckpoint()
-	created := 0
-	// ListShards returns parents before children; a child's lease names its parents, so it
-	// waits for them whatever the filter returned.
+	// Concurrently: one conditional write per shard, and a 4-shard stream should not wait
+	// for four round trips in a row. A child's lease names its parents, so it waits for
+	// them however the writes are ordered.
+	var (
+		created  atomic.Int64
+		wg       sync.WaitGroup
+		failOnce sync.Once
+		failed   error
+	)
+	slots := make(chan struct{}, bootstrapWrites)
 	for _, s := range shards {
-		ok, err := w.c.table.CreateLeaseIfAbsent(ctx, newLease(s, start))
-		if err != nil {
-			return fmt.Errorf("kcl: creating lease for %s: %w", aws.ToString(s.ShardId), err)
-		}
-		if ok {
-			created++
-		}
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			ok, err := w.c.table.CreateLeaseIfAbsent(ctx, newLease(s, start))
+			if err != nil {
+				failOnce.Do(func() { failed = fmt.Errorf("kcl: creating lease for %s: %w", aws.ToString(s.ShardId), err) })
+				return
+			}
+			if ok {
+				created.Add(1)
+			}
+		})
 	}
-	w.c.log.Info("created leases for the stream's shards", slog.Int("leases", created), slog.String("position", start.String()))
+	wg.Wait()
+	if failed != nil {
+		return failed
+	}
+	w.c.log.Info("created leases for the stream's shards", slog.Int64("leases", created.Load()), slog.String("position", start.String()))
 	return nil
 }
 
@@ -120,7 +142,12 @@ func (w *worker) streamLeases(ctx context.Context, atStart bool) (map[string]lea
 // listShards pages through ListShards, retrying throttling with backoff.
 func (w *worker) listShards(ctx context.Context, filter *types.ShardFilter) ([]types.Shard, error) {
 	var shards []types.Shard
-	in := &kinesis.ListShardsInput{StreamARN: aws.String(w.stream.arn), ShardFilter: filter}
+	in := &kinesis.ListShardsInput{ShardFilter: filter}
+	if w.stream.byARN {
+		in.StreamARN = aws.String(w.stream.arn)
+	} else {
+		in.StreamName = aws.String(w.stream.name)
+	}
 	for {
 		var out *kinesis.ListShardsOutput
 		err := backoff.Retry(func() error {

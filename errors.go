@@ -58,3 +58,22 @@ func (e *ShardError) Error() string {
 }
 
 func (e *ShardError) Unwrap() error { return e.Err }
+
+// StartError is a failure of Run before any shard started: the stream, the enhanced fan-out
+// consumer, the lease table or the first leases could not be had. The stream is checked
+// first and the lease table last, so a wrong stream name or region leaves nothing behind.
+// It unwraps to the cause: errors.As finds the SDK's error (*types.ResourceNotFoundException,
+// *types.AccessDeniedException, a *net.OpError for an unreachable endpoint, ...).
+type StartError struct {
+	// Resource is "stream", "enhanced fan-out consumer", "lease table" or "leases".
+	Resource string
+	// Name is the stream, consumer or table as configured.
+	Name string
+	Err  error
+}
+
+func (e *StartError) Error() string {
+	return "kcl: starting: " + e.Resource + " " + e.Name + ": " + e.Err.Error()
+}
+
+func (e *StartError) Unwrap() error { return e.Err }

@@ -265,18 +265,28 @@ func (c Config) withDefaults() (Config, error) {
 	if c.WorkerID == "" {
 		c.WorkerID = defaultWorkerID()
 	}
+	// Name the field the user set: a short App is App's fault, not LeaseTable's.
+	tableField, consumerField := "LeaseTable", "ConsumerName"
 	if c.LeaseTable == "" {
-		c.LeaseTable = c.App
+		c.LeaseTable, tableField = c.App, "App"
 	}
 	if c.ConsumerName == "" {
-		c.ConsumerName = c.App
+		c.ConsumerName, consumerField = c.App, "App"
 	}
 	if err := validName(c.LeaseTable, 3, 255); err != nil {
-		return c, &ConfigError{Field: "LeaseTable", Reason: err.Error() + " (DynamoDB table names)"}
+		reason := err.Error() + " (DynamoDB table names)"
+		if tableField == "App" {
+			reason += "; it names the lease table unless LeaseTable is set"
+		}
+		return c, &ConfigError{Field: tableField, Reason: reason}
 	}
 	if c.Retrieval == EnhancedFanOut {
 		if err := validName(c.ConsumerName, 1, 128); err != nil {
-			return c, &ConfigError{Field: "ConsumerName", Reason: err.Error() + " (enhanced fan-out consumer names)"}
+			reason := err.Error() + " (enhanced fan-out consumer names)"
+			if consumerField == "App" {
+				reason += "; it names the consumer unless ConsumerName is set"
+			}
+			return c, &ConfigError{Field: consumerField, Reason: reason}
 		}
 	}
 	if c.Logger == nil {

@@ -56,10 +56,11 @@ func CheckpointEvery(d time.Duration) ProcessOption {
 // consumer drains). fn gets the shard's context, which ends when the lease is lost.
 //
 // Process returns when the consumer ends (Stop, Drain, ctx, or a failure), with Run's result;
-// if fn returns an error, the consumer stops and Process returns that error. A shard halted
-// at a corrupt record (Config.CorruptRecords) does not stop it: the other shards go on, and
-// the halted one stays with this worker, logged at error level and counted. Records fn did
-// not finish are read again by the next owner of their shard.
+// if fn returns an error, the consumer stops and Process returns that error (a *ShardError
+// naming the shard, unwrapping to fn's error), and so does Err. A shard halted at a corrupt
+// record (Config.CorruptRecords) does not stop it: the other shards go on, and the halted
+// one stays with this worker, logged at error level and counted. Records fn did not finish
+// are read again by the next owner of their shard.
 func (c *Consumer) Process(ctx context.Context, fn func(ctx context.Context, b Batch) error, opts ...ProcessOption) error {
 	pc := processConfig{everyBatch: true, strategy: checkpointer.Manual()}
 	for _, o := range opts {
@@ -83,7 +84,7 @@ func (c *Consumer) Process(ctx context.Context, fn func(ctx context.Context, b B
 	fail := func(err error) {
 		failOnce.Do(func() {
 			failErr = err
-			wg.Go(func() { _ = c.Stop() })
+			wg.Go(func() { c.stopFor(err) })
 		})
 	}
 	runErr := make(chan error, 1)

@@ -94,6 +94,9 @@ func TestProcessStopsOnError(t *testing.T) {
 	default:
 		t.Fatal("consumer still running after Process returned")
 	}
+	if cerr := c.Err(); cerr != err {
+		t.Fatalf("Err() = %v after Process returned %v: it must say why the consumer ended", cerr, err)
+	}
 	tbl, _ := leases.NewTable(env.DynamoDB, table)
 	ls, _, err := tbl.ListLeases(t.Context())
 	if err != nil {
@@ -106,32 +109,50 @@ func TestProcessStopsOnError(t *testing.T) {
 	}
 }
 
-// TestShardAll reads a shard through the iterator view; stopping the consumer ends it with
-// ErrShutdown as the final yield.
+// TestShardAll reads a shard through the iterator view with the plain loop the docs show:
+// neither Stop nor a Drain is an error to it, while Err still says ErrShutdown.
 func TestShardAll(t *testing.T) {
-	env := testenv.New(t)
-	stream := env.CreateStream(t, 1)
-	puts := stream.PutN(t, "iter", 50)
-	cfg := newConfig(t, env, stream, env.LeaseTable(t))
-	cfg.Retrieval = kcl.Polling
-	c := mustNew(t, cfg)
-	ctx := testenv.WithTimeout(t, time.Minute)
-	runConsumer(t, ctx, c)
-	shard := <-c.Shards()
-	n, stopped := 0, false
-	var final error
-	for b, err := range shard.All() {
-		if err != nil {
-			final = err
-			continue
-		}
-		n += len(b.Records)
-		if n == len(puts) && !stopped {
-			stopped = true
-			go c.Stop()
-		}
-	}
-	if n != len(puts) || !errors.Is(final, kcl.ErrShutdown) {
-		t.Fatalf("iterated %d records, final error %v; want %d and ErrShutdown", n, final, len(puts))
+	for _, end := range []string{"stop", "drain"} {
+		t.Run(end, func(t *testing.T) {
+			env := testenv.New(t)
+			stream := env.CreateStream(t, 1)
+			puts := stream.PutN(t, "iter", 50)
+			cfg := newConfig(t, env, stream, env.LeaseTable(t))
+			cfg.Retrieval = kcl.Polling
+			c := mustNew(t, cfg)
+			ctx := testenv.WithTimeout(t, time.Minute)
+			runConsumer(t, ctx, c)
+			shard := <-c.Shards()
+			n := 0
+			loop := func() error {
+				for b, err := range shard.All() {
+					if err != nil {
+						return err
+					}
+					n += len(b.Records)
+					if err := b.Checkpoint(ctx); err != nil {
+						return err
+					}
+					if n == len(puts) {
+						if end == "stop" {
+							go c.Stop()
+						} else {
+							go c.Drain(ctx)
+						}
+					}
+				}
+				return nil
+			}
+			if err := loop(); err != nil || n != len(puts) {
+				t.Fatalf("loop returned %v after %d records; want nil after %d", err, n, len(puts))
+			}
+			if !errors.Is(shard.Err(), kcl.ErrShutdown) {
+				t.Fatalf("Err() = %v, want ErrShutdown", shard.Err())
+			}
+			<-c.Done()
+			if err := c.Err(); err != nil {
+				t.Fatalf("consumer Err() = %v after a %s", err, end)
+			}
+		})
 	}
 }

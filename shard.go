@@ -62,8 +62,20 @@ func (s *Shard) Err() error {
 	return s.err
 }
 
-// All is Batches as an iterator. After the last batch it yields Err once, with a zero Batch,
-// unless the shard simply ended (ErrShardEnded).
+// All is Batches as an iterator, made for a plain loop:
+//
+//	for b, err := range shard.All() {
+//		if err != nil {
+//			return err // the shard failed
+//		}
+//		// process b.Records, then b.Checkpoint(ctx)
+//	}
+//
+// After the last batch it yields an error, with a zero Batch, only when the shard failed: a
+// *ShardError (a corrupt record, a reader's permanent failure). The ends that are part of
+// normal operation yield nothing and the loop simply ends: the shard was closed by a
+// reshard and read to its end (ErrShardEnded), the consumer was stopped or drained
+// (ErrShutdown), or another worker took the lease (ErrLeaseLost). Err says which it was.
 func (s *Shard) All() iter.Seq2[Batch, error] {
 	return func(yield func(Batch, error) bool) {
 		for b := range s.batches {
@@ -71,10 +83,15 @@ func (s *Shard) All() iter.Seq2[Batch, error] {
 				return
 			}
 		}
-		if err := s.Err(); err != nil && !errors.Is(err, ErrShardEnded) {
+		if err := s.Err(); err != nil && !gracefulEnd(err) {
 			yield(Batch{}, err)
 		}
 	}
+}
+
+// gracefulEnd reports whether a shard's end is part of normal operation rather than a failure.
+func gracefulEnd(err error) bool {
+	return errors.Is(err, ErrShardEnded) || errors.Is(err, ErrShutdown) || errors.Is(err, ErrLeaseLost)
 }
 
 // Checkpoint records that every record of the batches taken from Batches so far was

@@ -306,7 +306,7 @@ func (w *worker) shardExpired(ctx context.Context, lease leases.Lease, err error
 	if !errors.As(err, &notFound) {
 		return nil, false
 	}
-	if _, err := w.c.cfg.Kinesis.DescribeStreamSummary(ctx, streamInput(w.stream.arn)); err != nil {
+	if _, err := w.c.cfg.Kinesis.DescribeStreamSummary(ctx, streamInput(w.stream.ref())); err != nil {
 		return nil, false
 	}
 	shards, err := w.listShards(ctx, nil)

@@ -33,3 +33,17 @@ func minDuration(a, b time.Duration) time.Duration {
 	}
 	return b
 }
+
+// firstPoll is the first wait of a growing poll: registering a consumer takes about half a
+// second on an emulator and seconds on Kinesis, so start short and double.
+const firstPoll = 50 * time.Millisecond
+
+// growingPoll returns the wait before poll number n (0 first): firstPoll·2^n capped at max,
+// jittered.
+func growingPoll(max time.Duration, n int) time.Duration {
+	d := minDuration(firstPoll, max)
+	for i := 0; i < n && d < max; i++ {
+		d *= 2
+	}
+	return jitter(minDuration(d, max))
+}

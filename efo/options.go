@@ -17,7 +17,8 @@ const (
 	// subscribes (ResourceInUse, LimitExceeded, resets) and between registration retries.
 	DefaultRetryMin = 1 * time.Second
 	DefaultRetryMax = 10 * time.Second
-	// DefaultPollInterval is how often registration describes a consumer it waits for.
+	// DefaultPollInterval is the longest wait between the describes of a consumer that
+	// registration waits for; the first waits are shorter (50 ms, doubling).
 	DefaultPollInterval = 1 * time.Second
 	// DefaultRegisterAttempts is how many LimitExceededException answers to
 	// RegisterStreamConsumer registration takes before it gives up.
@@ -138,8 +139,9 @@ func WithRetryBackoff(min, max time.Duration) Option {
 	}
 }
 
-// WithPollInterval sets how often registration describes a consumer it waits for
-// (DefaultPollInterval); each wait is jittered.
+// WithPollInterval caps the wait between the describes of a consumer that registration
+// waits for (DefaultPollInterval); the waits start at 50 ms (or d, if shorter) and double,
+// each jittered.
 func WithPollInterval(d time.Duration) Option {
 	return func(c *config) error {
 		if d <= 0 {

@@ -140,6 +140,11 @@ func (r *registrar) streamARN(ctx context.Context) (string, error) {
 func (r *registrar) findOrRegister(ctx context.Context, streamARN string) (string, error) {
 	failures := 0        // unknown errors and throttled describes in a row
 	registerLimited := 0 // LimitExceededException from RegisterStreamConsumer in a row
+	polls := 0           // waits for a consumer that is not ACTIVE yet
+	poll := func() error {
+		polls++
+		return ctxwait.Sleep(ctx, growingPoll(r.cfg.pollInterval, polls-1))
+	}
 	for {
 		out, err := r.api.DescribeStreamConsumer(ctx, &kinesis.DescribeStreamConsumerInput{
 			StreamARN: aws.String(streamARN), ConsumerName: aws.String(r.name),
@@ -153,7 +158,7 @@ func (r *registrar) findOrRegister(ctx context.Context, streamARN string) (strin
 			}
 			// CREATING: someone registered it; DELETING: it goes away, then we register anew.
 			r.log.Debug("efo: waiting for consumer", "status", d.ConsumerStatus)
-			if err := ctxwait.Sleep(ctx, jitter(r.cfg.pollInterval)); err != nil {
+			if err := poll(); err != nil {
 				return "", err
 			}
 			continue
@@ -176,15 +181,15 @@ func (r *registrar) findOrRegister(ctx context.Context, streamARN string) (strin
 		case err == nil:
 			r.log.Info("efo: registered consumer")
 			registerLimited = 0
-			// Freshly registered consumers are CREATING; describe after a poll interval.
-			if err := ctxwait.Sleep(ctx, jitter(r.cfg.pollInterval)); err != nil {
+			// Freshly registered consumers are CREATING; describe again soon, then less often.
+			if err := poll(); err != nil {
 				return "", err
 			}
 		case code == codeResourceInUse:
 			// Another worker registered it between our describe and register (or it is
 			// still being deleted): describe it again.
 			r.log.Debug("efo: consumer registered by someone else", "err", err)
-			if err := ctxwait.Sleep(ctx, jitter(r.cfg.pollInterval)); err != nil {
+			if err := poll(); err != nil {
 				return "", err
 			}
 		case code == codeLimitExceeded:

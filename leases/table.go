@@ -64,7 +64,11 @@ func WithProvisionedThroughput(readCapacityUnits, writeCapacityUnits int64) Tabl
 	}
 }
 
-// WithTablePollInterval sets how often EnsureTable asks whether the table is ACTIVE (default 1 s).
+// firstTablePoll is EnsureTable's first wait for ACTIVE; the waits double up to the poll interval.
+const firstTablePoll = 25 * time.Millisecond
+
+// WithTablePollInterval caps the wait between EnsureTable's checks whether the table is
+// ACTIVE (default 1 s); the waits start at 25 ms and double.
 func WithTablePollInterval(d time.Duration) TableOption {
 	return func(c *tableConfig) { c.pollInterval = d }
 }
@@ -119,6 +123,7 @@ func (t *Table) EnsureTable(ctx context.Context) error {
 		fmt.Errorf("lease table %s not ACTIVE within %v", t.name, t.cfg.activeTimeout))
 	defer cancel()
 	created := false
+	polls := 0
 	for {
 		out, err := t.ddb.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(t.name)})
 		var notFound *types.ResourceNotFoundException
@@ -148,7 +153,11 @@ func (t *Table) EnsureTable(ctx context.Context) error {
 				return fmt.Errorf("lease table %s is %s", t.name, out.Table.TableStatus)
 			}
 		}
-		timer := time.NewTimer(t.cfg.pollInterval)
+		// Short first, then growing to the poll interval: dynalite and a new on-demand
+		// table are often ACTIVE within a tenth of a second.
+		wait := min(firstTablePoll<<min(polls, 10), t.cfg.pollInterval)
+		polls++
+		timer := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			timer.Stop()
