@@ -1,19 +1,24 @@
 #!/usr/bin/env bash
-# Local emulators for kcl's tests and demo: kinesis-local (Kinesis, with enhanced fan-out) and
-# dynalite (DynamoDB), pinned npm packages installed into a git-ignored cache of this repository.
+# Local emulators for kcl's tests and demo: kinesis-local (Kinesis, with enhanced fan-out),
+# dynalite (DynamoDB) and kinesalite (a second Kinesis, without enhanced fan-out), pinned npm
+# packages installed into a git-ignored cache of this repository.
 #
 #   scripts/emulators.sh install        install the pinned packages (and Node.js when missing)
-#   scripts/emulators.sh start          start both on free loopback ports, wait until they answer
-#   scripts/emulators.sh env            print the endpoints as shell exports (eval "$(... env)")
-#   scripts/emulators.sh stop           stop both by PID: SIGTERM, then SIGKILL after 10 s
+#   scripts/emulators.sh start          start them on free loopback ports, wait until they answer
+#   scripts/emulators.sh env            print the endpoints as shell exports (eval "$(... env)");
+#                                       fails when an emulator is no longer running
+#   scripts/emulators.sh stop           stop them by PID: SIGTERM, then SIGKILL after 5 s
 #   scripts/emulators.sh run CMD ARGS   start, run CMD with the endpoints exported, always stop
 #
-# `run` is what `make test` and `make demo` use: its trap stops the emulators however CMD ends
-# (success, failure, Ctrl-C, SIGTERM), so an interrupted run leaves nothing behind.
+# `run` is what `make test` and `make demo` use: its traps stop CMD and the emulators however
+# CMD ends (success, failure, Ctrl-C, SIGTERM), so an interrupted run leaves nothing behind;
+# scripts/test-interrupts.sh checks that.
 set -euo pipefail
 
 KINESIS_LOCAL_VERSION=0.6.2
 DYNALITE_VERSION=4.0.0
+KINESALITE_VERSION=3.3.3
+EMULATORS="kinesis-local dynalite kinesalite"
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cache=${KCL_EMULATOR_CACHE:-$root/.cache/emulators}
@@ -45,6 +50,7 @@ cmd_install() {
 	ensure_node
 	install_pkg "$cache/kinesis-local" kinesis-local "$KINESIS_LOCAL_VERSION" main.js
 	install_pkg "$cache/dynalite" dynalite "$DYNALITE_VERSION" cli.js
+	install_pkg "$cache/kinesalite" kinesalite "$KINESALITE_VERSION" cli.js
 }
 
 free_port() {
@@ -54,7 +60,7 @@ free_port() {
 wait_port() { # name port pid
 	local name=$1 port=$2 pid=$3 i
 	for i in $(seq 1 300); do
-		if ! kill -0 "$pid" 2>/dev/null; then
+		if ! alive "$pid"; then
 			log "$name (pid $pid) died while starting; its log: $state/$name.log"
 			tail -n 20 "$state/$name.log" >&2 || true
 			return 1
@@ -73,10 +79,11 @@ cmd_start() {
 	fi
 	cmd_install
 	mkdir -p "$state"
-	local kport ktls dport
+	local kport ktls dport lport
 	kport=$(free_port)
 	ktls=$(free_port)
 	dport=$(free_port)
+	lport=$(free_port)
 
 	local kdir="$cache/kinesis-local/node_modules/kinesis-local"
 	# kinesis-local listens on all interfaces and has no host flag; we only ever talk to 127.0.0.1.
@@ -94,8 +101,15 @@ cmd_start() {
 		--createTableMs 50 --deleteTableMs 50 --updateTableMs 50) >"$state/dynalite.log" 2>&1 &
 	echo $! >"$state/dynalite.pid"
 
+	# kinesalite has no host flag either.
+	local ldir="$cache/kinesalite/node_modules/kinesalite"
+	(cd "$ldir" && exec node "$ldir/cli.js" --port "$lport" --shardLimit 1000 \
+		--createStreamMs 50 --deleteStreamMs 50 --updateStreamMs 50) >"$state/kinesalite.log" 2>&1 &
+	echo $! >"$state/kinesalite.pid"
+
 	if ! wait_port kinesis-local "$kport" "$(cat "$state/kinesis-local.pid")" ||
-		! wait_port dynalite "$dport" "$(cat "$state/dynalite.pid")"; then
+		! wait_port dynalite "$dport" "$(cat "$state/dynalite.pid")" ||
+		! wait_port kinesalite "$lport" "$(cat "$state/kinesalite.pid")"; then
 		cmd_stop
 		return 1
 	fi
@@ -103,37 +117,54 @@ cmd_start() {
 export KCL_TEST_KINESIS_ENDPOINT=http://127.0.0.1:$kport
 export KCL_TEST_KINESIS_TLS_ENDPOINT=https://127.0.0.1:$ktls
 export KCL_TEST_DYNAMODB_ENDPOINT=http://127.0.0.1:$dport
+export KCL_TEST_KINESALITE_ENDPOINT=http://127.0.0.1:$lport
 EOF
-	log "kinesis-local on 127.0.0.1:$kport (TLS $ktls), dynalite on 127.0.0.1:$dport"
+	log "kinesis-local on 127.0.0.1:$kport (TLS $ktls), dynalite on 127.0.0.1:$dport, kinesalite on 127.0.0.1:$lport"
+}
+
+# alive PID: the process exists and is not a zombie (an emulator whose starter exited is
+# reaped by whoever adopted it, which may take its time).
+alive() {
+	kill -0 "$1" 2>/dev/null || return 1
+	local st
+	st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1) || return 0
+	[ "$st" != Z ]
 }
 
 pids_alive() {
-	local f
-	for f in "$state"/kinesis-local.pid "$state"/dynalite.pid; do
-		[ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null || return 1
+	local name
+	for name in $EMULATORS; do
+		[ -f "$state/$name.pid" ] && alive "$(cat "$state/$name.pid")" || return 1
 	done
 }
 
-stop_pid() { # name
-	local f="$state/$1.pid" pid i
-	[ -f "$f" ] || return 0
-	pid=$(cat "$f")
-	if kill -TERM "$pid" 2>/dev/null; then
-		for i in $(seq 1 100); do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.1
+# stop_pids NAME...: SIGTERM to each at once, SIGKILL to those still there after 5 s.
+stop_pids() {
+	local name pid pids="" still i
+	for name in "$@"; do
+		[ -f "$state/$name.pid" ] || continue
+		pid=$(cat "$state/$name.pid")
+		if kill -TERM "$pid" 2>/dev/null; then pids="$pids $pid"; fi
+	done
+	for i in $(seq 1 50); do
+		still=""
+		for pid in $pids; do
+			if alive "$pid"; then still="$still $pid"; fi
 		done
-		if kill -0 "$pid" 2>/dev/null; then
-			log "$1 (pid $pid) ignored SIGTERM for 10 s: SIGKILL"
-			kill -KILL "$pid" 2>/dev/null || true
-		fi
-	fi
-	rm -f "$f"
+		pids=$still
+		[ -n "$pids" ] || break
+		sleep 0.1
+	done
+	for pid in $pids; do
+		log "pid $pid ignored SIGTERM for 5 s: SIGKILL"
+		kill -KILL "$pid" 2>/dev/null || true
+	done
+	for name in "$@"; do rm -f "$state/$name.pid"; done
 }
 
 cmd_stop() {
-	stop_pid kinesis-local
-	stop_pid dynalite
+	# shellcheck disable=SC2086
+	stop_pids $EMULATORS
 	rm -f "$state/env"
 }
 
@@ -142,49 +173,88 @@ cmd_env() {
 		log "not running: start them with scripts/emulators.sh start"
 		return 1
 	fi
+	if ! pids_alive; then
+		log "an emulator is no longer running (logs in $state): scripts/emulators.sh stop, then start"
+		return 1
+	fi
 	cat "$state/env"
+}
+
+# What `run` cleans up. Globals: the EXIT trap runs after cmd_run has returned.
+run_state="" run_child="" run_launching="" run_watchdog="" run_cleaning=""
+
+# run_stop_child ends CMD's whole session: SIGTERM, then SIGKILL after 5 s. A signal can land
+# between the fork and `run_child=$!`; $! is the child then.
+run_stop_child() {
+	local pid=$run_child i
+	if [ -z "$pid" ] && [ -n "$run_launching" ]; then pid=$!; fi
+	[ -n "$pid" ] || return 0
+	kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || return 0
+	for i in $(seq 1 50); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL -- "-$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+}
+
+# run_cleanup is the EXIT trap of `run`. It must get to the end whatever happens: no errexit,
+# and further Ctrl-Cs or SIGTERMs are ignored while it runs (normally well under a second).
+run_cleanup() {
+	local rc=$? pid
+	set +e
+	trap '' INT TERM
+	[ -z "$run_cleaning" ] || return 0
+	run_cleaning=1
+	run_stop_child
+	[ -z "$run_watchdog" ] || kill -KILL "$run_watchdog" 2>/dev/null
+	if [ -n "$run_state" ]; then
+		state=$run_state
+		cmd_stop
+		# An emulator whose PID file was not written yet (a signal right after its fork) is
+		# still one of this shell's background jobs.
+		for pid in $(jobs -p); do kill -KILL "$pid" 2>/dev/null; done
+		rm -rf "$run_state"
+	fi
+	exit "$rc"
 }
 
 cmd_run() {
 	[ $# -gt 0 ] || { log "run needs a command"; return 2; }
-	# A private state directory: this run owns exactly the emulators it starts.
-	state=$(mktemp -d "${TMPDIR:-/tmp}/kcl-emulators.XXXXXX")
-	# Globals, not locals: the EXIT trap runs after this function has returned.
-	run_child="" run_watchdog=""
-	# Ctrl-C or SIGTERM: stop the command's whole process group (go test and its test binaries),
-	# then the EXIT trap stops the emulators.
-	# A signal can land between the fork and `run_child=$!`; $! is the child by then.
-	stop_child() {
-		local pid=${run_child:-$!}
-		if [ -n "$pid" ] && [ "$pid" != "$run_watchdog" ]; then
-			kill -TERM -- "-$pid" 2>/dev/null
-			wait "$pid" 2>/dev/null || true
-		fi
-	}
-	trap 'stop_child; exit 130' INT
-	trap 'stop_child; exit 143' TERM
-	trap 'rc=$?; [ -n "$run_watchdog" ] && kill "$run_watchdog" 2>/dev/null; cmd_stop; rm -rf "$state"; exit $rc' EXIT
+	# Traps first, then the private state directory: this run owns exactly the emulators it
+	# starts, and nothing it creates can outlive an interrupt.
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+	trap run_cleanup EXIT
+	run_state=$(mktemp -d "${TMPDIR:-/tmp}/kcl-emulators.XXXXXX")
+	state=$run_state
 	cmd_start
 	# shellcheck disable=SC1091
 	source "$state/env"
-	# The command runs in a session (and process group) of its own, so the traps above reach all
-	# of it; it runs in the background so that `wait` returns as soon as a signal arrives.
+	# CMD runs in a session (and process group) of its own, so the clean-up reaches all of it
+	# (go test and its test binaries); in the background, so that `wait` returns as soon as a
+	# signal arrives.
+	run_launching=1
 	setsid "$@" &
 	run_child=$!
-	# Should this script itself be SIGKILLed, the watchdog still stops the command and the emulators.
-	local me=$$ kpid dpid
-	kpid=$(cat "$state/kinesis-local.pid")
-	dpid=$(cat "$state/dynalite.pid")
+	# Should this script itself be SIGKILLed, the watchdog still stops CMD and the emulators.
+	# A Ctrl-C reaches the whole foreground process group: the watchdog ignores SIGINT.
+	local me=$$ pids="" name
+	for name in $EMULATORS; do pids="$pids $(cat "$state/$name.pid")"; done
 	(
-		trap - EXIT INT TERM
+		trap - EXIT TERM
+		trap '' INT
 		while kill -0 "$me" 2>/dev/null; do sleep 1; done
-		kill -TERM -- "-$run_child" 2>/dev/null
-		kill -KILL "$kpid" "$dpid" 2>/dev/null
+		kill -KILL -- "-$run_child" 2>/dev/null
+		# shellcheck disable=SC2086
+		kill -KILL $pids 2>/dev/null
+		rm -rf "$run_state"
 	) >/dev/null 2>&1 &
 	run_watchdog=$!
+	disown "$run_watchdog" # no "Killed" notice when the clean-up ends it
 	local rc=0
 	wait "$run_child" || rc=$?
-	run_child=""
+	run_child="" run_launching=""
 	return $rc
 }
 
