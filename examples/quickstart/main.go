@@ -80,25 +80,41 @@ func run(ctx context.Context, shards, n int) error {
 	})
 
 	start := time.Now()
-	err = clients.Produce(ctx, stream, n, func(done int) {
+	consumed := func() int {
 		mu.Lock()
-		consumed := total
-		mu.Unlock()
-		fmt.Printf("\rproduced %d/%d, consumed %d", done, n, consumed)
-	})
+		defer mu.Unlock()
+		return total
+	}
+	// Production first, then consumption, each on a line of its own (the consumer may be
+	// ahead: it reads while the producer writes).
+	produced := newProgress("produced", n)
+	err = clients.Produce(ctx, stream, n, produced.update)
 	if err != nil {
 		return err
 	}
-	select {
-	case <-all:
-	case err := <-runErr:
-		return fmt.Errorf("consumer stopped: %w", err)
-	case <-time.After(2 * time.Minute):
-		return fmt.Errorf("consumed %d of %d records in 2 minutes", total, n)
-	case <-ctx.Done():
-		return ctx.Err()
+	produced.done()
+	consumption := newProgress("consumed", n)
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	timeout := time.After(2 * time.Minute)
+wait:
+	for {
+		select {
+		case <-all:
+			break wait
+		case <-tick.C:
+			consumption.update(consumed())
+		case err := <-runErr:
+			return fmt.Errorf("consumer stopped: %w", err)
+		case <-timeout:
+			return fmt.Errorf("consumed %d of %d records in 2 minutes", consumed(), n)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
-	fmt.Printf("\rproduced %d/%d, consumed %d in %v\n", n, n, n, time.Since(start).Round(time.Millisecond))
+	consumption.update(n)
+	consumption.done()
+	fmt.Printf("all %d records consumed %v after the first put\n", n, time.Since(start).Round(time.Millisecond))
 
 	// Drain: stop reading, let the readers checkpoint, release the leases.
 	if err := c.Drain(ctx); err != nil {
@@ -116,4 +132,35 @@ func run(ctx context.Context, shards, n int) error {
 	}
 	fmt.Printf("  total %d records over enhanced fan-out, checkpointed, leases released\n", total)
 	return nil
+}
+
+// progress shows how far a count got: one line rewritten in place on a terminal, and plain
+// lines at every quarter otherwise, so that a saved log reads well.
+type progress struct {
+	label    string
+	n        int
+	tty      bool
+	reported int // quarters printed (not on a terminal)
+}
+
+func newProgress(label string, n int) *progress {
+	fi, err := os.Stdout.Stat()
+	return &progress{label: label, n: n, tty: err == nil && fi.Mode()&os.ModeCharDevice != 0}
+}
+
+func (p *progress) update(done int) {
+	if p.tty {
+		fmt.Printf("\r%s %d/%d", p.label, done, p.n)
+		return
+	}
+	for p.reported < 4 && done*4 >= (p.reported+1)*p.n {
+		p.reported++
+		fmt.Printf("%s %d/%d\n", p.label, p.n*p.reported/4, p.n)
+	}
+}
+
+func (p *progress) done() {
+	if p.tty {
+		fmt.Println()
+	}
 }
