@@ -33,7 +33,10 @@
 // The final event of a closed shard (no continuation, ChildShards set) is handed on as a
 // Batch with ShardEnd, and the subscription ends with a nil [Subscription.Err]. Permanent
 // failures (consumer, stream or shard gone, access denied, invalid argument) end it with a
-// [*ShardError].
+// [*ShardError]. So does a failure that repeats: when every subscribe of the shard fails the
+// same way, delivering nothing, it is logged at error level at the third, and after
+// [DefaultSubscribeFailureLimit] in a row ([WithSubscribeFailureLimit]) the subscription ends
+// with [ErrRepeatedFailure] rather than retrying silently for ever.
 //
 // # HTTP/2
 //
