@@ -122,7 +122,10 @@ func TestShardAll(t *testing.T) {
 			c := mustNew(t, cfg)
 			ctx := testenv.WithTimeout(t, time.Minute)
 			runConsumer(t, ctx, c)
-			shard := <-c.Shards()
+			shard, ok := <-c.Shards()
+			if !ok {
+				t.Fatalf("no shard: the consumer ended with %v", c.Err())
+			}
 			n := 0
 			loop := func() error {
 				for b, err := range shard.All() {

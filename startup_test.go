@@ -134,7 +134,10 @@ func TestEFOWithoutCompatibilityTransport(t *testing.T) {
 	c := mustNew(t, cfg)
 	ctx := testenv.WithTimeout(t, time.Minute)
 	errc := runConsumer(t, ctx, c)
-	shard := <-c.Shards()
+	shard, ok := <-c.Shards()
+	if !ok {
+		t.Fatalf("no shard: the consumer ended with %v", c.Err())
+	}
 	for b := range shard.Batches() {
 		t.Fatalf("got a batch of %d records over a client that cannot read event streams", len(b.Records))
 	}
@@ -195,7 +198,9 @@ func TestLeaseAcquisitionLoggedOnce(t *testing.T) {
 	c := mustNew(t, cfg)
 	runConsumer(t, testenv.WithTimeout(t, time.Minute), c)
 	for range 2 {
-		<-c.Shards()
+		if _, ok := <-c.Shards(); !ok {
+			t.Fatalf("no shard: the consumer ended with %v", c.Err())
+		}
 	}
 	if err := c.Stop(); err != nil {
 		t.Fatal(err)
@@ -223,7 +228,9 @@ func TestStreamAddressedAsGiven(t *testing.T) {
 			}
 			c := mustNew(t, cfg)
 			runConsumer(t, testenv.WithTimeout(t, time.Minute), c)
-			<-c.Shards()
+			if _, ok := <-c.Shards(); !ok {
+				t.Fatalf("no shard: the consumer ended with %v", c.Err())
+			}
 			calls := inj.Calls("ListShards")
 			if len(calls) == 0 {
 				t.Fatal("no ListShards call")

@@ -97,7 +97,8 @@ cmd_start() {
 	echo $! >"$state/kinesis-local.pid"
 
 	local ddir="$cache/dynalite/node_modules/dynalite"
-	(cd "$ddir" && exec node "$ddir/cli.js" --host 127.0.0.1 --port "$dport" \
+	# The preload keeps dynalite alive when a client aborts a request (see the file).
+	(cd "$ddir" && exec node -r "$root/scripts/dynalite-keepalive.js" "$ddir/cli.js" --host 127.0.0.1 --port "$dport" \
 		--createTableMs 50 --deleteTableMs 50 --updateTableMs 50) >"$state/dynalite.log" 2>&1 &
 	echo $! >"$state/dynalite.pid"
 

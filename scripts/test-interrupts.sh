@@ -4,7 +4,8 @@
 # (while installing/starting, while waiting for the ports, while CMD runs, twice in a row,
 # and as CMD ends), and SIGTERM once; then it checks that the run ended within 15 s and that
 # no emulator, no CMD and no temporary folder of the run is left. It also checks that
-# `emulators.sh env` fails once an emulator has died. CI runs it (.ci/run).
+# `emulators.sh env` fails once an emulator has died, and that dynalite survives a client
+# aborting a request. CI runs it (.ci/run).
 set -euo pipefail
 # Job control: each run below is a background job in a process group of its own, with SIGINT
 # not ignored, as a job in an interactive shell (without it, bash starts background commands
@@ -89,6 +90,13 @@ state="$work/state"
 KCL_EMULATOR_CACHE="$work/cache" KCL_EMULATOR_STATE="$state" scripts/emulators.sh start
 KCL_EMULATOR_CACHE="$work/cache" KCL_EMULATOR_STATE="$state" scripts/emulators.sh env >/dev/null ||
 	fail "env failed while the emulators run"
+# dynalite must outlive a client that aborts a request mid-body (scripts/dynalite-keepalive.js).
+dport=$(sed -n 's/.*KCL_TEST_DYNAMODB_ENDPOINT=http:\/\/127.0.0.1://p' "$state/env")
+node -e 'const s=require("net").connect(+process.argv[1],"127.0.0.1",()=>{s.write("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{");setTimeout(()=>s.resetAndDestroy(),200)})' "$dport"
+sleep 0.5
+KCL_EMULATOR_CACHE="$work/cache" KCL_EMULATOR_STATE="$state" scripts/emulators.sh env >/dev/null ||
+	fail "dynalite died when a client aborted a request"
+say "ok: dynalite survives an aborted request"
 dead=$(cat "$state/kinesis-local.pid")
 kill -KILL "$dead"
 # Until the kernel has torn it down (a zombie or gone): a big process takes a moment.
