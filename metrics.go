@@ -22,6 +22,12 @@ type Metrics interface {
 	Checkpointed(stream, shardID string, took time.Duration, err error)
 	// Throttled: Kinesis throttled a call made for the shard.
 	Throttled(stream, shardID, operation string)
+}
+
+// SubscribeMetrics is an optional extension of Metrics: a Metrics that also implements it
+// is told of failed subscriptions. It is separate so that Metrics written before it still
+// compile.
+type SubscribeMetrics interface {
 	// SubscribeFailed: a SubscribeToShard call for the shard failed otherwise than by
 	// throttling; it is retried until efo's subscribe failure limit (see
 	// efo.WithSubscribeFailureLimit) ends the shard with efo.ErrRepeatedFailure.
@@ -60,7 +66,9 @@ func (e efoMetrics) Subscribed(shardID string, err error) {
 	case errors.As(err, &limit) || errors.As(err, &inUse):
 		e.m.Throttled(e.stream, shardID, "SubscribeToShard")
 	case err != nil:
-		e.m.SubscribeFailed(e.stream, shardID, err)
+		if sm, ok := e.m.(SubscribeMetrics); ok {
+			sm.SubscribeFailed(e.stream, shardID, err)
+		}
 	}
 }
 func (e efoMetrics) Delivered(string, int, int64)       {}
