@@ -93,3 +93,49 @@ func TestUnansweredCheckpointThenFurther(t *testing.T) {
 		_ = r.stop()
 	})
 }
+
+// The counter half of the fence, on the coordinator's side: a refused checkpoint whose row is
+// still ours, with our checkpoint, but whose counter moved by more than our unanswered writes
+// explain (here: two renewals by another process under this worker's id, none of ours
+// unanswered) is a conflict: the lease is lost, and nothing is written with the row's counter.
+func TestCounterMovedBeyondOurWritesIsAConflict(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := newMemStore(freeLease("a"))
+		r := startRun(t, store, "me", WithFailoverTime(3*time.Second))
+		log := logEvents(r.c)
+		synctest.Wait()
+		if len(r.c.Held()) != 1 {
+			t.Fatalf("held %v after the first taker cycle, want lease a", r.c.Held())
+		}
+		if err := r.c.Checkpoint(t.Context(), "a", seqN(t, 10)); err != nil {
+			t.Fatal(err)
+		}
+		row := store.row("a")
+		row.Counter += 2 // two renewals by the other process; the checkpoint stays ours
+		store.set(row)
+		writes := store.appliedCount("checkpoint")
+
+		err := r.c.Checkpoint(t.Context(), "a", seqN(t, 20))
+		if !errors.Is(err, ErrLeaseLost) {
+			t.Fatalf("checkpoint after the counter moved by 2: %v, want ErrLeaseLost", err)
+		}
+		if got := store.row("a"); got.Counter != row.Counter || got.Checkpoint != seqN(t, 10) {
+			t.Fatalf("row %+v, want it untouched at counter %d, checkpoint %v", got, row.Counter, seqN(t, 10))
+		}
+		if n := store.appliedCount("checkpoint"); n != writes {
+			t.Fatalf("%d checkpoints applied after the conflict", n-writes)
+		}
+		synctest.Wait() // the Lost event reached the log
+		var reasons []LostReason
+		for _, ev := range log.snapshot() {
+			if ev.Type == Lost {
+				reasons = append(reasons, ev.Reason)
+			}
+		}
+		if len(reasons) != 1 || reasons[0] != LostConflict {
+			t.Fatalf("lost events with reasons %v, want one LostConflict", reasons)
+		}
+		_ = r.stop()
+		<-log.closed
+	})
+}

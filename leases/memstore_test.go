@@ -113,7 +113,16 @@ func (s *memStore) ListLeases(ctx context.Context) ([]Lease, []*RowError, error)
 func (s *memStore) get(ctx context.Context, key string) (Lease, bool, error) {
 	var l Lease
 	var ok bool
-	err := s.do(ctx, "get", key, func() error { l, ok = s.rows[key]; return nil })
+	err := s.do(ctx, "get", key, func() error {
+		// A row that is not a lease or does not parse reads as its *RowError, as from the table.
+		for _, e := range s.skipped {
+			if e.LeaseKey == key {
+				return e
+			}
+		}
+		l, ok = s.rows[key]
+		return nil
+	})
 	return l, ok, err
 }
 

@@ -447,6 +447,10 @@ func TestFencedWrites(t *testing.T) {
 	if err := tbl.checkpoint(ctx, key, "w1", 20, checkpointer.ShardEnd, nil); !isConditionFailed(err) {
 		t.Fatalf("checkpoint on a stale counter: %v", err)
 	}
+	// Another owner on the current counter: only the owner condition refuses it.
+	if err := tbl.checkpoint(ctx, key, "w2", 21, checkpointer.ShardEnd, nil); !isConditionFailed(err) {
+		t.Fatalf("checkpoint by another owner on the current counter: %v", err)
+	}
 	if err := tbl.checkpoint(ctx, key, "w1", 21, checkpointer.ShardEnd, []string{"shardId-000000000004", "shardId-000000000005"}); err != nil {
 		t.Fatal(err)
 	}
