@@ -260,3 +260,38 @@ func TestPermanentFaults(t *testing.T) {
 		})
 	}
 }
+
+// TestFailedCallsArePaced: through the real emulator, calls that fail (an expired iterator,
+// which needs no backoff; an internal failure with a backoff far below the spacing) still
+// count toward the 5 calls per second: no two GetRecords calls the injector saw came closer
+// than 200 ms, less a margin for the time the SDK takes to prepare a request.
+func TestFailedCallsArePaced(t *testing.T) {
+	env := testenv.New(t)
+	stream := env.CreateStream(t, 1)
+	puts := stream.PutN(t, "paced", 30)
+	shardID := puts[0].ShardID
+	tests := map[string]faults.Fault{
+		"expired iterator": faults.ExpireIterator(),
+		"internal failure": faults.InternalFailure(),
+	}
+	for name, fault := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			inj := faults.New()
+			h := inj.Add(faults.Rule{Op: "GetRecords", Skip: 1, Times: 4, Fault: fault})
+			client, _ := newFaultyClient(env, inj, false)
+			p := newPoller(t, client, polling.WithMaxRecords(10), fastRetries)
+			r := startReader(t, testenv.WithTimeout(t, time.Minute), p, stream.ARN, shardID, polling.TrimHorizon())
+			checkRecords(t, shardID, readCaughtUp(t, r, len(puts)), puts)
+			if h.Hits() != 4 {
+				t.Fatalf("fault injected %d times, want 4", h.Hits())
+			}
+			calls := inj.Calls("GetRecords")
+			for i := 1; i < len(calls); i++ {
+				if gap := calls[i].Time.Sub(calls[i-1].Time); gap < 150*time.Millisecond {
+					t.Fatalf("GetRecords calls %d and %d came %v apart, want about 200ms", i-1, i, gap)
+				}
+			}
+		})
+	}
+}

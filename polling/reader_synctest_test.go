@@ -22,6 +22,9 @@ type scriptedShard struct {
 	latency time.Duration
 	perCall int
 	behind  int64
+	// fail, when set, is asked for each GetRecords call (0-based) whether it fails, after
+	// latency, with the error returned instead of records.
+	fail func(call int) error
 
 	mu     sync.Mutex
 	starts []time.Time // of the GetRecords calls
@@ -43,6 +46,11 @@ func (s *scriptedShard) GetRecords(ctx context.Context, _ *kinesis.GetRecordsInp
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.fail != nil {
+		if err := s.fail(len(s.starts) - 1); err != nil {
+			return nil, err
+		}
+	}
 	out := &kinesis.GetRecordsOutput{NextShardIterator: aws.String("iterator"), MillisBehindLatest: aws.Int64(s.behind)}
 	for range s.perCall {
 		out.Records = append(out.Records, types.Record{SequenceNumber: aws.String(strconv.Itoa(s.next)), Data: []byte("x"), PartitionKey: aws.String("k")})
@@ -144,4 +152,59 @@ func TestReaderStalledConsumer(t *testing.T) {
 			t.Fatalf("Err %v, want context.Canceled", r.Err())
 		}
 	})
+}
+
+// TestReaderPacesFailedCalls: a failed GetRecords call counts toward the calls-per-second
+// limit as Kinesis counts it, so the calls after failures keep the same spacing as the
+// calls after successes; an expired iterator (no backoff) and a short retry backoff leave
+// the pacer alone to space them.
+func TestReaderPacesFailedCalls(t *testing.T) {
+	tests := map[string]error{
+		"expired iterator": &types.ExpiredIteratorException{Message: aws.String("expired")},
+		"internal failure": &types.InternalFailureException{Message: aws.String("internal")},
+	}
+	for name, failure := range tests {
+		t.Run(name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				shard := &scriptedShard{latency: 20 * time.Millisecond, perCall: 5, behind: 3000,
+					fail: func(call int) error {
+						if call%3 != 0 { // two failures after every success
+							return failure
+						}
+						return nil
+					}}
+				p, err := New(shard, WithRetryBackoff(time.Millisecond, 10*time.Millisecond))
+				if err != nil {
+					t.Fatal(err)
+				}
+				ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+				defer cancel()
+				r, err := p.ReadShard(ctx, "s", "shardId-0", TrimHorizon())
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := 0
+				for b := range r.Batches() {
+					for _, rec := range b.Records {
+						if got := aws.ToString(rec.SequenceNumber); got != strconv.Itoa(want) {
+							t.Fatalf("record %s, want %d", got, want)
+						}
+						want++
+					}
+				}
+				if !errors.Is(r.Err(), context.DeadlineExceeded) {
+					t.Fatalf("Err %v, want the deadline", r.Err())
+				}
+				starts := shard.callStarts()
+				if len(starts) < 30 {
+					t.Fatalf("%d calls in 10 s", len(starts))
+				}
+				for i := 1; i < len(starts); i++ {
+					if gap := starts[i].Sub(starts[i-1]); gap != 200*time.Millisecond {
+						t.Fatalf("calls %d and %d started %v apart, want 200ms (call %d failed: %v)", i-1, i, gap, i-1, shard.fail(i-1) != nil)
+					}
+				}
+			})
+		})
+	}
 }
