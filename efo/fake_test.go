@@ -154,7 +154,7 @@ func seq(n int) string { return fmt.Sprintf("4968%020d", n) }
 // fakeConsumer is a Consumer whose calls go to f.
 func fakeConsumer(t testing.TB, f *fakeKinesis, opts ...Option) *Consumer {
 	t.Helper()
-	cfg, err := newConfig(opts)
+	cfg, err := newConfig(append([]Option{WatchRepeats(t)}, opts...))
 	if err != nil {
 		t.Fatal(err)
 	}

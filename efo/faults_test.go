@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"sync"
 	"testing"
 	"time"
 
@@ -86,7 +87,8 @@ func expectPaced(t *testing.T, inj *faults.Injector) {
 // a close, with ResourceInUseException inside the stream: that is waited out too.
 func TestRenewal(t *testing.T) {
 	t.Parallel()
-	f := newFaultEnv(t)
+	delivered := &deliveryClock{}
+	f := newFaultEnv(t, efo.WithMetrics(delivered))
 	const rounds = 3
 	cut := f.inj.Add(faults.Rule{Op: "SubscribeToShard", Times: rounds, Fault: faults.CutStream{AfterEvents: 1}})
 	r := newReader(t, subscribe(t, f.c, f.shard, efo.StartPosition{Type: types.ShardIteratorTypeTrimHorizon}))
@@ -99,18 +101,23 @@ func TestRenewal(t *testing.T) {
 	if cut.Hits() != rounds {
 		t.Fatalf("%d subscriptions cut, want %d", cut.Hits(), rounds)
 	}
-	// Every renewal after a delivered event continues AFTER a sequence number the reader
-	// has seen, never at the start again.
-	seen := map[string]bool{}
-	for _, rec := range r.records {
-		seen[aws.ToString(rec.SequenceNumber)] = true
-	}
-	for i, p := range starts(t, f.inj)[1:] {
-		if p.Type == types.ShardIteratorTypeTrimHorizon {
-			continue // the first subscription was refused before its first event
+	// Every subscribe after the first continues AFTER exactly the last record handed on
+	// before it was made (or at the start, while none was): one further back repeats
+	// records, one further on skips them. The subscription reports each batch taken
+	// (Delivered) before it can subscribe again, so the count it had reported when the
+	// injector saw a call says which record that was.
+	calls := f.inj.Calls("SubscribeToShard")
+	for i, p := range starts(t, f.inj) {
+		n := delivered.before(calls[i].Time)
+		if n == 0 {
+			if p.Type != types.ShardIteratorTypeTrimHorizon {
+				t.Fatalf("subscribe %d, before any record, started at %v, want TRIM_HORIZON", i, p)
+			}
+			continue
 		}
-		if p.Type != types.ShardIteratorTypeAfterSequenceNumber {
-			t.Fatalf("renewal %d started at %v, want AFTER_SEQUENCE_NUMBER", i+1, p)
+		want := efo.StartPosition{Type: types.ShardIteratorTypeAfterSequenceNumber, SequenceNumber: aws.ToString(r.records[n-1].SequenceNumber)}
+		if p != want {
+			t.Fatalf("subscribe %d, after %d records, started at %v, want %v", i, n, p, want)
 		}
 	}
 	expectPaced(t, f.inj)
@@ -339,4 +346,38 @@ func waitEnded(t *testing.T, sub *efo.Subscription, d time.Duration) error {
 			t.Fatalf("subscription still running after %v", d)
 		}
 	}
+}
+
+// deliveryClock is a Metrics that notes when each batch was taken and how many records had
+// been taken by then.
+type deliveryClock struct {
+	mu    sync.Mutex
+	at    []time.Time
+	total []int
+}
+
+func (d *deliveryClock) Subscribed(string, error)           {}
+func (d *deliveryClock) SessionEnded(string, efo.EndReason) {}
+func (d *deliveryClock) Delivered(_ string, records int, _ int64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n := records
+	if k := len(d.total); k > 0 {
+		n += d.total[k-1]
+	}
+	d.at = append(d.at, time.Now())
+	d.total = append(d.total, n)
+}
+
+// before is how many records had been taken before t.
+func (d *deliveryClock) before(t time.Time) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n := 0
+	for i, at := range d.at {
+		if at.Before(t) {
+			n = d.total[i]
+		}
+	}
+	return n
 }

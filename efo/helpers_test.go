@@ -26,6 +26,8 @@ func fast(opts ...efo.Option) []efo.Option {
 func newConsumer(t *testing.T, api efo.KinesisAPI, stream *testenv.Stream, opts ...efo.Option) *efo.Consumer {
 	t.Helper()
 	ctx := testenv.WithTimeout(t, 30*time.Second)
+	// Watching the guard against repeats first: a test's own WithLogger replaces it.
+	opts = append([]efo.Option{efo.WatchRepeats(t)}, opts...)
 	c, err := efo.NewConsumer(ctx, api, stream.ARN, "c-"+strings.ReplaceAll(t.Name(), "/", "-"), fast(opts...)...)
 	if err != nil {
 		t.Fatalf("NewConsumer: %v", err)

@@ -3,6 +3,7 @@ package efo
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"os"
 	"slices"
@@ -21,6 +22,12 @@ var (
 	trimHorizon = StartPosition{Type: types.ShardIteratorTypeTrimHorizon}
 	latest      = StartPosition{Type: types.ShardIteratorTypeLatest}
 )
+
+// afterSeq is where a resubscribe must continue: AFTER_SEQUENCE_NUMBER of seq, spelled out
+// here rather than taken from the code under test.
+func afterSeq(seq string) StartPosition {
+	return StartPosition{Type: types.ShardIteratorTypeAfterSequenceNumber, SequenceNumber: seq}
+}
 
 // errBlockCall makes the fake's call hang until its context ends.
 var errBlockCall = errors.New("block the call")
@@ -82,7 +89,7 @@ func TestResumeAfterEachKindOfEnd(t *testing.T) {
 				if len(calls) != 2 {
 					t.Fatalf("%d calls, want 2", len(calls))
 				}
-				if calls[0].start != trimHorizon || calls[1].start != after(seq(2)) {
+				if calls[0].start != trimHorizon || calls[1].start != afterSeq(seq(2)) {
 					t.Fatalf("started at %v then %v, want TRIM_HORIZON then AFTER %s", calls[0].start, calls[1].start, seq(2))
 				}
 				if gap := calls[1].at.Sub(calls[0].at); gap < tt.minWait || gap > tt.minWait+time.Second {
@@ -284,7 +291,7 @@ func TestLatestIsPinned(t *testing.T) {
 				}
 				calls := f.callLog()
 				pinned := StartPosition{Type: types.ShardIteratorTypeAtTimestamp, Timestamp: calls[0].at.Add(-latestSkew)}
-				want := []StartPosition{latest, pinned, after(seq(10))}
+				want := []StartPosition{latest, pinned, afterSeq(seq(10))}
 				if len(calls) != len(want) {
 					t.Fatalf("%d calls, want %d", len(calls), len(want))
 				}
@@ -349,12 +356,16 @@ func TestRepeatedRecordsAreDropped(t *testing.T) {
 			}
 			return &fakeStream{events: []types.SubscribeToShardEventStream{event(seq(5), 2, 3, 4, 5), shardEnd()}}, nil
 		}}
-		sub, err := fakeConsumer(t, f).Subscribe(t.Context(), "shardId-000000000000", trimHorizon)
+		guard := &repeatsLog{}
+		sub, err := fakeConsumer(t, f, WithLogger(slog.New(guard))).Subscribe(t.Context(), "shardId-000000000000", trimHorizon)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if got, _ := drain(sub); !slices.Equal(got, seqRange(1, 5)) {
 			t.Fatalf("records %v, want 1..5 once each", got)
+		}
+		if n := guard.n.Load(); n != 1 {
+			t.Fatalf("the guard logged %q %d times, want once", repeatsGuardMessage, n)
 		}
 	})
 }
