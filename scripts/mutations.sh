@@ -1,0 +1,28 @@
+# The breakages scripts/mutate.sh applies, one line each (sourced by it; see its header):
+#   mutation NAME FLAGS PACKAGE TESTS FILE PERL
+# Each is a real bug the named tests must catch. Add one for every new guarantee.
+# shellcheck shell=bash disable=SC2016
+
+# Leases: the fence of every write is "owner = me AND counter = what I last saw".
+mutation checkpoint-owner-fence emu ./leases 'TestFencedWrites|TestStoreContract' leases/table_fenced.go \
+	's/(update \+= " REMOVE #pcp, #pcps, #pcs"\n.*?fencedInput\(t\.name, key, update, )ownedCondition/$1"(#o = :owner OR #o <> :owner) AND #c = :counter"/s'
+mutation table-counter-fence emu ./leases 'TestFencedWrites|TestStoreContract' leases/table_fenced.go \
+	's/const ownedCondition = "#o = :owner AND #c = :counter"/const ownedCondition = "#o = :owner AND (#c = :counter OR #c <> :counter)"/'
+mutation coordinator-counter-fence short ./leases 'TestCounterMovedBeyondOurWritesIsAConflict' leases/tenure.go \
+	's/explicable := row\.Counter >= tn\.lease\.Counter && row\.Counter-tn\.lease\.Counter <= tn\.unanswered\+1/explicable := true/'
+
+# Polling: Kinesis counts failed GetRecords calls toward 5 calls/s too.
+mutation failed-getrecords-not-paced short ./polling 'TestReaderPaces' polling/fetcher.go \
+	's/\tf\.pacer\.started\(start\)\n(.*?\tif err != nil \{\n.*?\n\t\}\n)/$1\tf.pacer.started(start)\n/s'
+mutation failed-getrecords-not-paced-emu emu ./polling 'TestFailedCallsArePaced' polling/fetcher.go \
+	's/\tf\.pacer\.started\(start\)\n(.*?\tif err != nil \{\n.*?\n\t\}\n)/$1\tf.pacer.started(start)\n/s'
+
+# EFO: a resubscribe continues AFTER the last continuation; a guard hides repeats otherwise.
+mutation efo-resubscribe-at short ./efo 'TestResumeAfterEachKindOfEnd|TestLatestIsPinned' efo/subscription.go \
+	's/cur\.pos = after\((aws\.ToString\(e\.Value\.ContinuationSequenceNumber\))\)/cur.pos = StartPosition{Type: types.ShardIteratorTypeAtSequenceNumber, SequenceNumber: $1}/'
+mutation efo-resubscribe-at-emu emu ./efo 'TestRenewal|TestResets' efo/subscription.go \
+	's/cur\.pos = after\((aws\.ToString\(e\.Value\.ContinuationSequenceNumber\))\)/cur.pos = StartPosition{Type: types.ShardIteratorTypeAtSequenceNumber, SequenceNumber: $1}/'
+mutation efo-resubscribe-after-first-record short ./efo 'TestResumeAfterEachKindOfEnd' efo/subscription.go \
+	's/\t\t\tcur\.pos = after\(aws\.ToString\(e\.Value\.ContinuationSequenceNumber\)\)\n/\t\t\tcur.pos = after(aws.ToString(e.Value.ContinuationSequenceNumber))\n\t\t\tif len(e.Value.Records) > 1 {\n\t\t\t\tcur.pos = after(aws.ToString(e.Value.Records[0].SequenceNumber))\n\t\t\t}\n/'
+mutation efo-resubscribe-after-first-record-emu emu ./efo 'TestRenewal' efo/subscription.go \
+	's/\t\t\tcur\.pos = after\(aws\.ToString\(e\.Value\.ContinuationSequenceNumber\)\)\n/\t\t\tcur.pos = after(aws.ToString(e.Value.ContinuationSequenceNumber))\n\t\t\tif len(e.Value.Records) > 1 {\n\t\t\t\tcur.pos = after(aws.ToString(e.Value.Records[0].SequenceNumber))\n\t\t\t}\n/'
