@@ -53,6 +53,7 @@ func TestOneWorker(t *testing.T) {
 			readers.Wait()
 			checkNoGoroutinesLeft(t)
 			checkOrder(t, col.snapshot(), all, false)
+			col.checkCheckpoints(t)
 			for shard, err := range col.ends {
 				if !errors.Is(err, kcl.ErrShutdown) {
 					t.Errorf("shard %s ended with %v, want ErrShutdown", shard, err)

@@ -55,6 +55,7 @@ func TestHoleAudit(t *testing.T) {
 	}
 	readers.Wait()
 	checkOrder(t, col.snapshot(), puts, false)
+	col.checkCheckpoints(t)
 }
 
 // TestEnhancedFanOutShardEnd reads a split stream over enhanced fan-out. kinesis-local never
@@ -94,6 +95,7 @@ func TestEnhancedFanOutShardEnd(t *testing.T) {
 	readers.Wait()
 	got := col.snapshot()
 	checkOrder(t, got, all, false)
+	col.checkCheckpoints(t)
 
 	lastParent, firstChild := -1, len(got)
 	for i, s := range got {

@@ -98,6 +98,7 @@ func TestExpiredShard(t *testing.T) {
 		t.Fatalf("Run: %v", err)
 	}
 	readers.Wait()
+	col.checkCheckpoints(t)
 	if err := col.ends["shardId-000000000000"]; err != kcl.ErrShardEnded {
 		t.Errorf("the expired shard ended with %v, want ErrShardEnded", err)
 	}

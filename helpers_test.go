@@ -2,17 +2,18 @@ package kcl_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/kclgo/kcl"
-	"github.com/kclgo/kcl/checkpointer"
 	"github.com/kclgo/kcl/internal/testenv"
 )
 
@@ -74,10 +75,20 @@ type collector struct {
 	records []seen
 	ends    map[string]error // shard -> why its channel closed (last tenure)
 	changed chan struct{}
+	// checkpointed is, per tenure/shard, how many of its records the last successful
+	// checkpoint covered; failedCheckpoints are the checkpoints that failed.
+	checkpointed      map[string]int
+	failedCheckpoints []failedCheckpoint
+}
+
+// failedCheckpoint is a checkpoint the collector's reader got an error from.
+type failedCheckpoint struct {
+	shard, tenure string
+	err           error
 }
 
 func newCollector() *collector {
-	return &collector{ends: map[string]error{}, changed: make(chan struct{}, 1)}
+	return &collector{ends: map[string]error{}, changed: make(chan struct{}, 1), checkpointed: map[string]int{}}
 }
 
 // consume reads every shard of c, checkpointing each batch after recording it, until c's
@@ -96,7 +107,7 @@ func (col *collector) consume(c *kcl.Consumer, worker string, slow time.Duration
 						time.Sleep(slow)
 					}
 					col.add(worker, tenure, b)
-					_ = b.Checkpoint(shard.Context())
+					col.checkpoint(shard, tenure, b)
 				}
 				col.mu.Lock()
 				col.ends[shard.ID()] = shard.Err()
@@ -117,6 +128,38 @@ func (col *collector) add(worker, tenure string, b kcl.Batch) {
 	select {
 	case col.changed <- struct{}{}:
 	default:
+	}
+}
+
+// checkpoint checkpoints b as a user would right after processing it, and notes the outcome.
+func (col *collector) checkpoint(shard *kcl.Shard, tenure string, b kcl.Batch) {
+	err := b.Checkpoint(shard.Context())
+	col.mu.Lock()
+	defer col.mu.Unlock()
+	if err != nil {
+		col.failedCheckpoints = append(col.failedCheckpoints, failedCheckpoint{shard: shard.ID(), tenure: tenure, err: err})
+		return
+	}
+	n := 0
+	for _, r := range col.records {
+		if r.tenure == tenure && r.shard == shard.ID() {
+			n++
+		}
+	}
+	col.checkpointed[tenure+"/"+shard.ID()] = n
+}
+
+// checkCheckpoints fails t for every checkpoint that failed other than because the shard
+// ended under it: its lease lost, the consumer shut down, or its context cancelled.
+func (col *collector) checkCheckpoints(t *testing.T) {
+	t.Helper()
+	col.mu.Lock()
+	defer col.mu.Unlock()
+	for _, f := range col.failedCheckpoints {
+		if !errors.Is(f.err, kcl.ErrLeaseLost) && !errors.Is(f.err, kcl.ErrShutdown) &&
+			!errors.Is(f.err, context.Canceled) && !errors.Is(f.err, context.DeadlineExceeded) {
+			t.Errorf("tenure %s of shard %s: checkpoint failed: %v", f.tenure, f.shard, f.err)
+		}
 	}
 }
 
@@ -175,7 +218,7 @@ func checkOrder(t *testing.T, got []seen, puts []testenv.Put, failover bool) {
 		}
 		k := s.tenure + "/" + s.shard
 		if prev, ok := last[k]; ok {
-			c := checkpointer.CompareSequenceNumbers(prev.seq, s.seq)
+			c := testenv.CompareSequenceNumbers(prev.seq, s.seq)
 			if c > 0 || (c == 0 && prev.sub >= s.sub) {
 				t.Errorf("tenure %s of shard %s: %s/%d after %s/%d: out of order or repeated", s.tenure, s.shard, s.seq, s.sub, prev.seq, prev.sub)
 			}
@@ -192,20 +235,93 @@ func checkOrder(t *testing.T, got []seen, puts []testenv.Put, failover bool) {
 	}
 }
 
-// runConsumer starts c.Run and returns a function that waits for it and its reader.
+// checkHandovers checks the duplicates checkOrder allows where leases moved: a record comes
+// again only in a later tenure of its shard, and only when no checkpoint of an earlier tenure
+// covered it. Each tenure after the first starts after the last record the tenures before it
+// checkpointed, and no later than right after the last one they delivered (put order, by
+// math/big). It also fails t for checkpoints that failed for another reason than the shard
+// ending under them.
+func (col *collector) checkHandovers(t *testing.T, puts []testenv.Put) {
+	t.Helper()
+	col.checkCheckpoints(t)
+	index := map[string]int{} // shard/seq/data -> position among the shard's puts
+	for shard, ps := range testenv.ByShard(puts) {
+		for i, p := range ps {
+			index[shard+"/"+p.SequenceNumber+"/"+string(p.Data)] = i
+		}
+	}
+	col.mu.Lock()
+	defer col.mu.Unlock()
+	type tenureRecords struct {
+		key       string
+		positions []int
+	}
+	var order []*tenureRecords // by first delivery
+	byKey := map[string]*tenureRecords{}
+	for _, r := range col.records {
+		k := r.tenure + "/" + r.shard
+		tr := byKey[k]
+		if tr == nil {
+			tr = &tenureRecords{key: k}
+			byKey[k] = tr
+			order = append(order, tr)
+		}
+		i, ok := index[r.shard+"/"+r.seq+"/"+r.data]
+		if !ok {
+			continue // checkOrder reports records never put
+		}
+		tr.positions = append(tr.positions, i)
+	}
+	type shardState struct{ checkpointed, delivered int }
+	shards := map[string]*shardState{}
+	for _, tr := range order {
+		if len(tr.positions) == 0 {
+			continue
+		}
+		shard := tr.key[strings.LastIndex(tr.key, "/")+1:]
+		st := shards[shard]
+		if st != nil {
+			if first := tr.positions[0]; first <= st.checkpointed || first > st.delivered+1 {
+				t.Errorf("tenure %s started at record #%d of its shard; the tenures before it checkpointed up to #%d and delivered up to #%d",
+					tr.key, first, st.checkpointed, st.delivered)
+			}
+		} else {
+			st = &shardState{checkpointed: -1, delivered: -1}
+			shards[shard] = st
+		}
+		if n := col.checkpointed[tr.key]; n > 0 && n <= len(tr.positions) {
+			st.checkpointed = max(st.checkpointed, tr.positions[n-1])
+		}
+		st.delivered = max(st.delivered, slices.Max(tr.positions))
+	}
+}
+
+// runConsumer starts c.Run and returns the channel its result arrives on. A test that
+// receives from it judges the result itself; when it does not, the result is judged when the
+// test ends (after Stop): Run must return nil, or the cause of ctx once ctx ended.
 func runConsumer(t *testing.T, ctx context.Context, c *kcl.Consumer) <-chan error {
 	t.Helper()
-	errc := make(chan error, 1)
+	errc := make(chan error) // unbuffered: a send means the test took the result
+	ending := make(chan struct{})
+	var unread error
+	ran := make(chan struct{})
 	go func() {
+		defer close(ran)
 		err := c.Run(ctx)
-		if err != nil {
-			t.Logf("Run returned: %v", err)
+		select {
+		case errc <- err:
+		case <-ending:
+			unread = err
 		}
-		errc <- err
 	}()
 	t.Cleanup(func() {
 		_ = c.Stop()
 		<-c.Done()
+		close(ending)
+		<-ran
+		if unread != nil && (ctx.Err() == nil || !errors.Is(unread, context.Cause(ctx))) {
+			t.Errorf("Run returned %v", unread)
+		}
 	})
 	return errc
 }

@@ -1,6 +1,7 @@
 package kcl_test
 
 import (
+	"encoding/json"
 	"slices"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/kclgo/kcl"
+	"github.com/kclgo/kcl/internal/faults"
 	"github.com/kclgo/kcl/internal/testenv"
 	"github.com/kclgo/kcl/leases"
 )
@@ -24,6 +26,10 @@ func TestReshardDuringConsumption(t *testing.T) {
 
 	cfg := newConfig(t, env, stream, table)
 	cfg.Retrieval = kcl.Polling
+	// An observer of the lease table's writes: a finished lease may be cleaned up (deleted)
+	// before the test looks, but its SHARD_END write was seen.
+	writes := faults.New()
+	cfg.DynamoDB = env.NewDynamoDB(writes.Wrap)
 	c := mustNew(t, cfg)
 	ctx := testenv.WithTimeout(t, 3*time.Minute)
 	runErr := runConsumer(t, ctx, c)
@@ -57,6 +63,7 @@ func TestReshardDuringConsumption(t *testing.T) {
 	readers.Wait()
 	got := col.snapshot()
 	checkOrder(t, got, all, false)
+	col.checkCheckpoints(t)
 
 	// Parents before children, in delivery order.
 	lastOf, firstOf := map[string]int{}, map[string]int{}
@@ -79,7 +86,23 @@ func TestReshardDuringConsumption(t *testing.T) {
 			}
 		}
 	}
-	// Both parents of the merge and the split parent finished: SHARD_END, or cleaned up.
+	// Both parents of the merge and the split parent finished: each got a SHARD_END write,
+	// and its lease is finished or was cleaned up (deleted) after that.
+	shardEnds := map[string]bool{}
+	for _, call := range writes.Calls("UpdateItem") {
+		var in struct {
+			Key                       map[string]struct{ S string }
+			ExpressionAttributeValues map[string]struct{ S string }
+		}
+		if err := json.Unmarshal(call.Body, &in); err != nil {
+			t.Fatalf("UpdateItem body %s: %v", call.Body, err)
+		}
+		for _, v := range in.ExpressionAttributeValues {
+			if v.S == "SHARD_END" {
+				shardEnds[in.Key["leaseKey"].S] = true
+			}
+		}
+	}
 	tbl, err := leases.NewTable(env.DynamoDB, table)
 	if err != nil {
 		t.Fatal(err)
@@ -88,13 +111,23 @@ func TestReshardDuringConsumption(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, l := range ls {
-		closed := slices.ContainsFunc(shards, func(s types.Shard) bool {
-			return aws.ToString(s.ShardId) == l.ShardID && s.SequenceNumberRange.EndingSequenceNumber != nil
-		})
-		if closed && !l.Finished() {
-			t.Errorf("closed shard %s's lease is not finished: %v", l.ShardID, l.Checkpoint)
+	closedShards := 0
+	for _, s := range shards {
+		if s.SequenceNumberRange.EndingSequenceNumber == nil {
+			continue
 		}
+		closedShards++
+		id := aws.ToString(s.ShardId)
+		if !shardEnds[id] {
+			t.Errorf("closed shard %s never got a SHARD_END checkpoint", id)
+		}
+		i := slices.IndexFunc(ls, func(l leases.Lease) bool { return l.ShardID == id })
+		if i >= 0 && !ls[i].Finished() {
+			t.Errorf("closed shard %s's lease is not finished: %v", id, ls[i].Checkpoint)
+		}
+	}
+	if closedShards != 3 {
+		t.Errorf("%d closed shards, want 3 (the split parent and both merge parents)", closedShards)
 	}
 	if len(firstOf) != 5 {
 		t.Errorf("records delivered from %d shards, want 5 (2 originals, 2 split children, 1 merged)", len(firstOf))
@@ -136,6 +169,7 @@ func TestAtTimestampAcrossUpdateShardCount(t *testing.T) {
 	readers.Wait()
 	got := col.snapshot()
 	checkOrder(t, got, append(old, want...), false)
+	col.checkCheckpoints(t)
 	if missing := missingRecords(got, old); len(missing) != len(old) {
 		t.Errorf("%d records put before the initial timestamp were delivered", len(old)-len(missing))
 	}

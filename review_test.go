@@ -191,7 +191,7 @@ func TestStopDuringDrain(t *testing.T) {
 	cfg.Retrieval = kcl.Polling
 	c := mustNew(t, cfg)
 	ctx := testenv.WithTimeout(t, 2*time.Minute)
-	runConsumer(t, ctx, c)
+	runErr := runConsumer(t, ctx, c)
 	shard := <-c.Shards()
 	<-shard.Batches() // taken, never checkpointed
 	drained := make(chan error, 1)
@@ -200,16 +200,51 @@ func TestStopDuringDrain(t *testing.T) {
 		defer cancel()
 		drained <- c.Drain(dctx)
 	}()
-	time.Sleep(300 * time.Millisecond) // the drain is waiting for the checkpoint
-	if err := c.Stop(); err != nil {
-		t.Logf("Stop: %v", err)
+	// The drain has begun once the shard's channel, flushed, closes with ErrShutdown; from
+	// then on it waits for the checkpoint that never comes.
+	deadline := time.After(30 * time.Second)
+	for open := true; open; {
+		select {
+		case _, open = <-shard.Batches():
+		case <-deadline:
+			t.Fatal("the shard's channel did not close within 30 s of Drain")
+		}
+	}
+	if !errors.Is(shard.Err(), kcl.ErrShutdown) {
+		t.Fatalf("shard Err %v, want ErrShutdown", shard.Err())
 	}
 	select {
-	case <-drained:
+	case err := <-drained:
+		t.Fatalf("Drain returned %v before the reader checkpointed or Stop", err)
+	default:
+	}
+	if err := c.Stop(); err != nil {
+		t.Fatalf("Stop during a drain: %v", err)
+	}
+	select {
+	case err := <-drained:
+		if err != nil {
+			t.Fatalf("Drain interrupted by Stop: %v, want Run's result (nil)", err)
+		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("Drain still waiting 30 s after Stop")
 	}
+	if err := <-runErr; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
 	<-c.Done()
+	// Stop released the lease without the checkpoint the reader never made.
+	tbl, err := leases.NewTable(env.DynamoDB, cfg.LeaseTable)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := tbl.GetLease(t.Context(), shard.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Owner != "" || l.Checkpoint != checkpointer.TrimHorizon {
+		t.Fatalf("lease after Stop: owner %q checkpoint %v, want released at TRIM_HORIZON", l.Owner, l.Checkpoint)
+	}
 }
 
 // TestStopDuringSetUp: Stop while Run is still creating the lease table returns promptly,

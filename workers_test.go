@@ -90,6 +90,7 @@ func TestThreeWorkersBalanceSixShards(t *testing.T) {
 	// steal racing the count); a record taken but not checkpointed then is read again by the
 	// next tenure, which checkOrder allows across tenures only.
 	checkOrder(t, col.snapshot(), puts, true)
+	col.checkHandovers(t, puts)
 }
 
 // TestLeaseLostWhileReaderIsSlow lets a second worker steal a lease from a worker whose
@@ -191,5 +192,6 @@ func TestLeaseLostWhileReaderIsSlow(t *testing.T) {
 		t.Fatalf("the stolen shard's late checkpoint returned %v, want ErrLeaseLost", err)
 	}
 	thiefReaders.Wait()
+	col.checkCheckpoints(t)
 	checkNoGoroutinesLeft(t)
 }

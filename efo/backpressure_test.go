@@ -14,7 +14,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
-	"github.com/kclgo/kcl/checkpointer"
 	"github.com/kclgo/kcl/efo"
 	"github.com/kclgo/kcl/internal/testenv"
 	"github.com/kclgo/kcl/kcltest"
@@ -159,7 +158,7 @@ func TestBackpressure(t *testing.T) {
 				if k, err := strconv.Atoi(string(r.Data[:8])); err != nil || k != i {
 					t.Fatalf("record %d holds number %q", i, r.Data[:8])
 				}
-				if i > 0 && checkpointer.CompareSequenceNumbers(aws.ToString(got[i-1].SequenceNumber), aws.ToString(r.SequenceNumber)) >= 0 {
+				if i > 0 && testenv.CompareSequenceNumbers(aws.ToString(got[i-1].SequenceNumber), aws.ToString(r.SequenceNumber)) >= 0 {
 					t.Fatalf("record %d's sequence number does not follow record %d's", i, i-1)
 				}
 			}

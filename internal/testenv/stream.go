@@ -12,8 +12,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
-
-	"github.com/kclgo/kcl/checkpointer"
 )
 
 // Stream is a fresh stream on kinesis-local, deleted when its test ends.
@@ -205,7 +203,7 @@ func ByShard(puts []Put) map[string][]Put {
 	}
 	for _, ps := range m {
 		sort.SliceStable(ps, func(i, j int) bool {
-			return checkpointer.CompareSequenceNumbers(ps[i].SequenceNumber, ps[j].SequenceNumber) < 0
+			return CompareSequenceNumbers(ps[i].SequenceNumber, ps[j].SequenceNumber) < 0
 		})
 	}
 	return m
@@ -216,4 +214,16 @@ func WithTimeout(t testing.TB, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(t.Context(), d)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+// CompareSequenceNumbers orders two decimal sequence numbers with math/big: the tests' own
+// yardstick, independent of the library's comparator (checkpointer.CompareSequenceNumbers),
+// which is code under test. It panics on a string that is not a decimal number.
+func CompareSequenceNumbers(a, b string) int {
+	x, okA := new(big.Int).SetString(a, 10)
+	y, okB := new(big.Int).SetString(b, 10)
+	if !okA || !okB {
+		panic(fmt.Sprintf("testenv: not sequence numbers: %q, %q", a, b))
+	}
+	return x.Cmp(y)
 }
