@@ -6,7 +6,7 @@ STATICCHECK_VERSION := v0.8.2
 # Generous for 2 cores; CI's whole run must stay under 20 minutes.
 TEST_TIMEOUT ?= 15m
 
-.PHONY: test test-short demo lint fuzz-smoke bench emulators-install
+.PHONY: test test-short demo lint fuzz-smoke bench emulators-install mutate
 
 ## test: every test, with the race detector, against kinesis-local and dynalite
 test:
@@ -37,6 +37,10 @@ fuzz-smoke:
 			$(GO) test -run='^$$' -fuzz="^$$target\$$" -fuzztime=$(FUZZTIME) "$$pkg" || exit 1; \
 		done; \
 	fi
+
+## mutate: apply each named breakage (scripts/mutations.sh) and require a test to fail
+mutate:
+	scripts/mutate.sh
 
 ## bench: the package benchmarks against the local emulators
 bench:
