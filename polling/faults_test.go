@@ -30,6 +30,12 @@ func (m *metricsLog) OnGetRecords(_ string, records, _ int, _ int64, _ time.Dura
 	m.mu.Unlock()
 }
 
+func (m *metricsLog) count() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.records
+}
+
 func (m *metricsLog) OnThrottle(string) {
 	m.mu.Lock()
 	m.throttles++

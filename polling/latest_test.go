@@ -31,7 +31,11 @@ func TestLatestPinnedAcrossExpiredIterators(t *testing.T) {
 		t.Fatal(err)
 	}
 	puts := stream.PutN(t, "while-expired", 20)
+	deadline := time.Now().Add(30 * time.Second)
 	for n := len(iteratorRequests(t, inj)); len(iteratorRequests(t, inj)) < n+2; {
+		if time.Now().After(deadline) {
+			t.Fatalf("no two fresh iterators within 30 s of the expiry (%d requests)", len(iteratorRequests(t, inj)))
+		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	expire.Remove()

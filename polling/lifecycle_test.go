@@ -48,6 +48,7 @@ func TestCancelStopsEveryGoroutine(t *testing.T) {
 	puts := busy.PutN(t, "lc", 40)
 	idle := env.CreateStream(t, 1)
 	idleShard := aws.ToString(idle.OpenShards(t)[0].ShardId)
+	stalled := &metricsLog{} // of the stalled consumer's reader
 
 	tests := map[string]struct {
 		stream, shard string
@@ -59,10 +60,20 @@ func TestCancelStopsEveryGoroutine(t *testing.T) {
 	}{
 		"stalled consumer": {
 			stream: busy.Name, shard: puts[0].ShardID,
-			opts: []polling.Option{polling.WithMaxRecords(10), polling.WithReadAhead(2, 1<<20)},
+			opts: []polling.Option{polling.WithMaxRecords(10), polling.WithReadAhead(2, 1<<20), polling.WithMetrics(stalled)},
 			reach: func(t *testing.T, r *polling.ShardReader, inj *faults.Injector, _ *faults.Handle) {
-				waitCalls(t, inj, "GetRecords", 2)
-				time.Sleep(300 * time.Millisecond) // for the second response to arrive and fill the read-ahead
+				// Both responses arrived (the metrics hear of each before it is held): the
+				// read-ahead is full and the reader waits for room.
+				deadline := time.Now().Add(30 * time.Second)
+				for stalled.count() < 20 {
+					if time.Now().After(deadline) {
+						t.Fatalf("%d records fetched after 30 s, want the read-ahead's 20", stalled.count())
+					}
+					time.Sleep(10 * time.Millisecond)
+				}
+				if n := len(inj.Calls("GetRecords")); n != 2 {
+					t.Fatalf("%d GetRecords calls with a read-ahead of 2 and nothing taken", n)
+				}
 			},
 		},
 		"idle wait": {
