@@ -88,7 +88,7 @@ func TestThreeWorkersBalanceSixShards(t *testing.T) {
 	checkNoGoroutinesLeft(t)
 	// Leases may still move after the first balanced look (a renewal late under load, a
 	// steal racing the count); a record taken but not checkpointed then is read again by the
-	// next tenure, which checkOrder allows across tenures only.
+	// next tenure: checkHandovers allows that, and only that.
 	checkOrder(t, col.snapshot(), puts, true)
 	col.checkHandovers(t, puts)
 }
