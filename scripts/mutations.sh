@@ -20,6 +20,8 @@ mutation failed-getrecords-not-paced-emu emu,slow ./polling 'TestFailedCallsAreP
 	's/\tf\.pacer\.started\(start\)\n(.*?\tif err != nil \{\n.*?\n\t\}\n)/$1\tf.pacer.started(start)\n/s'
 
 # EFO: a resubscribe continues AFTER the last continuation; a guard hides repeats otherwise.
+mutation efo-after-is-at short ./efo 'TestResumeAfterEachKindOfEnd|TestLatestIsPinned' efo/position.go \
+	's/(func after\(seq string\) StartPosition \{\n\treturn StartPosition\{Type: types\.)ShardIteratorTypeAfterSequenceNumber/$1ShardIteratorTypeAtSequenceNumber/'
 mutation efo-resubscribe-at short ./efo 'TestResumeAfterEachKindOfEnd|TestLatestIsPinned' efo/subscription.go \
 	's/cur\.pos = after\((aws\.ToString\(e\.Value\.ContinuationSequenceNumber\))\)/cur.pos = StartPosition{Type: types.ShardIteratorTypeAtSequenceNumber, SequenceNumber: $1}/'
 mutation efo-resubscribe-at-emu emu,slow ./efo 'TestRenewal|TestResets' efo/subscription.go \
