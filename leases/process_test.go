@@ -365,28 +365,47 @@ func TestPausedWorkerCannotOverwriteNewOwner(t *testing.T) {
 
 	wa.signal(t, syscall.SIGSTOP)
 	stopped := time.Now()
+	markB := len(wb.snapshot())
 	took := waitFor(t, 30*time.Second, "B owns all 8", func() bool { return tableOwners(t, tbl)["B"] == 8 })
-	time.Sleep(300 * time.Millisecond) // B checkpoints its new leases
+	waitFor(t, 30*time.Second, "B checkpointed its new leases", func() bool { return len(checkpointedKeys(wb, markB)) == 8 })
+	// A stopped process writes no lines: whatever A reports from here on, it reported after
+	// resuming.
+	markA := len(wa.snapshot())
 	resumed := time.Now()
 	wa.signal(t, syscall.SIGCONT)
 	t.Logf("A paused; B owned all 8 after %v; A resumed after %v", took.Round(time.Millisecond), resumed.Sub(stopped).Round(time.Millisecond))
 
-	after := func() []workerLine {
+	// Each of A's shard loops checkpoints until it gets ErrLeaseLost. One whose attempt was in
+	// flight across the pause may get it from that attempt and never start another, so what
+	// is awaited is that all 8 learnt the loss after resuming.
+	reported := func() []workerLine {
 		var out []workerLine
-		for _, l := range wa.snapshot() {
-			if l.Ev == "checkpoint" && l.Start > resumed.UnixNano() {
+		for _, l := range wa.snapshot()[markA:] {
+			if l.Ev == "checkpoint" {
 				out = append(out, l)
 			}
 		}
 		return out
 	}
-	waitFor(t, 10*time.Second, "A's 8 shard loops tried after resuming", func() bool { return len(after()) >= 8 })
-	time.Sleep(200 * time.Millisecond)
+	waitFor(t, 10*time.Second, "A's 8 shard loops got ErrLeaseLost after resuming", func() bool {
+		lost := map[string]bool{}
+		for _, l := range reported() {
+			if l.Lost {
+				lost[l.Key] = true
+			}
+		}
+		return len(lost) == 8
+	})
 	wa.terminate(t)
 	wb.terminate(t)
 
-	attempts := after()
-	for _, l := range attempts {
+	// Every attempt A started after resuming failed with ErrLeaseLost.
+	attempts := 0
+	for _, l := range reported() {
+		if l.Start <= resumed.UnixNano() {
+			continue // started before the pause; the fence judged it at the table
+		}
+		attempts++
 		if l.OK || !l.Lost {
 			t.Fatalf("A's checkpoint after resuming: %+v, want ErrLeaseLost", l)
 		}
@@ -397,6 +416,6 @@ func TestPausedWorkerCannotOverwriteNewOwner(t *testing.T) {
 			reasons = append(reasons, l.Reason)
 		}
 	}
-	t.Logf("A after resuming: %d checkpoint attempts, all ErrLeaseLost; Lost events: %s", len(attempts), strings.Join(reasons, "; "))
+	t.Logf("A after resuming: %d checkpoint attempts, all ErrLeaseLost; Lost events: %s", attempts, strings.Join(reasons, "; "))
 	checkTableHoldsFinals(t, tbl, keys, wb)
 }
