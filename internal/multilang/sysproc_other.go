@@ -1,0 +1,7 @@
+//go:build !unix
+
+package multilang
+
+import "syscall"
+
+func childSysProcAttr() *syscall.SysProcAttr { return nil }
