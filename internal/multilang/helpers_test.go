@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/kclgo/kcl"
-	"github.com/kclgo/kcl/leases"
 	"github.com/kclgo/kcl/internal/testenv"
+	"github.com/kclgo/kcl/leases"
 )
 
 // testLogger sends the daemon's log to t.Log.
