@@ -29,6 +29,7 @@ import (
 //	flood             write 5000 lines to stderr on every message
 //	wrong-status      answer the first processRecords of the first process with a status for
 //	                  another action
+//	wait-file         on processRecords, wait for the file "go" in FAKE_CHILD_DIR before going on
 //	ask-in-init       ask for a checkpoint while handling initialize
 //	ask-past          ask for a checkpoint past the last record delivered, and (with checkpoint)
 //	                  one before the checkpoint just made
@@ -140,6 +141,14 @@ func fakeChild(modes, dir string) int {
 			if has("wrong-status") && once("wrong-status") {
 				send(map[string]any{"action": "status", "responseFor": "initialize"})
 				continue
+			}
+			if has("wait-file") {
+				for {
+					if _, err := os.Stat(filepath.Join(dir, "go")); err == nil {
+						break
+					}
+					time.Sleep(20 * time.Millisecond)
+				}
 			}
 			if has("ask-past") && len(records) > 0 {
 				checkpoint("9"+records[len(records)-1].SequenceNumber, nil) // far past

@@ -1,0 +1,135 @@
+package multilang
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/kclgo/kcl/internal/testenv"
+)
+
+// TestLeaseLostMidBatch: another worker takes the lease while the child is processing a
+// batch; the child's checkpoint is refused with ShutdownException and writes nothing, and
+// the child then gets leaseLost.
+func TestLeaseLostMidBatch(t *testing.T) {
+	env := testenv.New(t)
+	stream := env.CreateStream(t, 1)
+	table := env.LeaseTable(t)
+	puts := stream.PutN(t, "rec", 10)
+	shard := puts[0].ShardID
+	argv, dir := fakeChildCommand(t, "checkpoint,wait-file")
+	r := startDaemon(t, env, testConfig(t, stream, table, argv))
+	waitFor(t, 60*time.Second, "a batch at the child", func() bool {
+		return len(view(t, dir).records(shard)) > 0
+	})
+
+	// What another worker's take does to the row: a new owner and a bumped counter.
+	l := getLease(t, env, table, shard)
+	_, err := env.DynamoDB.UpdateItem(t.Context(), &dynamodb.UpdateItemInput{
+		TableName:           aws.String(table),
+		Key:                 map[string]types.AttributeValue{"leaseKey": &types.AttributeValueMemberS{Value: shard}},
+		UpdateExpression:    aws.String("SET leaseOwner = :thief, leaseCounter = :next"),
+		ConditionExpression: aws.String("leaseCounter = :seen"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":thief": &types.AttributeValueMemberS{Value: "thief"},
+			":next":  &types.AttributeValueMemberN{Value: strconv.FormatInt(l.Counter+100, 10)},
+			":seen":  &types.AttributeValueMemberN{Value: strconv.FormatInt(l.Counter, 10)},
+		},
+	})
+	if err != nil {
+		// The daemon renewed in between; the test cannot tell, so it says so.
+		t.Fatalf("taking the lease: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "go"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "leaseLost at the child", func() bool {
+		return slices.Contains(view(t, dir).actions(shard), ActionLeaseLost)
+	})
+	v := view(t, dir)
+	var firstReply map[string]any
+	for _, e := range v.entries {
+		if e.Action == "checkpoint-reply" {
+			json.Unmarshal(e.Raw, &firstReply)
+			break
+		}
+	}
+	if firstReply["error"] != ErrNameShutdown {
+		t.Errorf("checkpoint after the lease was taken answered %v; want error %s", firstReply, ErrNameShutdown)
+	}
+	after := getLease(t, env, table, shard)
+	if after.Owner != "thief" || after.Checkpoint.String() != "TRIM_HORIZON" {
+		t.Errorf("lease after the refused checkpoint: owner %q checkpoint %v; want thief and TRIM_HORIZON", after.Owner, after.Checkpoint)
+	}
+	if err := r.stop(t); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+}
+
+// TestShardEndAfterSplit: the parent's child gets shardEnded (or, for protocol version 1,
+// shutdown TERMINATE) after the parent's last record, its checkpoint finishes the parent,
+// and the children's records reach their own children.
+func TestShardEndAfterSplit(t *testing.T) {
+	for _, version := range []int{2, 1} {
+		t.Run("protocol v"+strconv.Itoa(version), func(t *testing.T) {
+			env := testenv.New(t)
+			stream := env.CreateStream(t, 1)
+			table := env.LeaseTable(t)
+			before := stream.PutN(t, "before", 10)
+			parent := before[0].ShardID
+			argv, dir := fakeChildCommand(t, "checkpoint,end")
+			cfg := testConfig(t, stream, table, argv)
+			cfg.ProtocolVersion = version
+			r := startDaemon(t, env, cfg)
+			waitFor(t, 60*time.Second, "the parent's records checkpointed", func() bool {
+				return checkpointOf(t, env, table, parent) == before[len(before)-1].SequenceNumber
+			})
+			stream.Split(t, parent)
+			after := stream.PutN(t, "after", 20)
+			children := testenv.ByShard(after)
+			waitFor(t, 90*time.Second, "every child shard's records at a child", func() bool {
+				v := view(t, dir)
+				for shard, ps := range children {
+					if len(distinctData(v.records(shard))) < len(ps) {
+						return false
+					}
+				}
+				return true
+			})
+			if got := getLease(t, env, table, parent).Checkpoint; !got.IsShardEnd() {
+				t.Errorf("parent checkpoint %v; want SHARD_END", got)
+			}
+			acts := compact(view(t, dir).actions(parent))
+			end := ActionShardEnded
+			if version == 1 {
+				end = ActionShutdown
+			}
+			want := []string{ActionInitialize, ActionProcessRecords, "checkpoint-reply", end, "checkpoint-reply", "eof"}
+			if !slices.Equal(acts, want) {
+				t.Errorf("the parent's child saw %v; want %v", acts, want)
+			}
+			if version == 1 {
+				for _, e := range view(t, dir).entries {
+					if e.Action == ActionShutdown {
+						var m map[string]any
+						json.Unmarshal(e.Raw, &m)
+						if m["reason"] != ReasonTerminate {
+							t.Errorf("shutdown at shard end: %s", e.Raw)
+						}
+					}
+				}
+			}
+			if err := r.stop(t); err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+		})
+	}
+}
