@@ -82,6 +82,9 @@ type Warning struct {
 }
 
 func (w Warning) String() string {
+	if w.Line == 0 {
+		return fmt.Sprintf("property %s (from a flag): %s", w.Key, w.Reason)
+	}
 	return fmt.Sprintf("property %s (line %d): %s", w.Key, w.Line, w.Reason)
 }
 
@@ -295,7 +298,11 @@ func NewConfig(props []Property) (Config, []Warning, error) {
 // LogWarnings logs each warning at warn level.
 func LogWarnings(log *slog.Logger, warnings []Warning) {
 	for _, w := range warnings {
-		log.Warn("properties: "+w.Reason, slog.String("key", w.Key), slog.Int("line", w.Line))
+		where := slog.String("from", "a flag")
+		if w.Line > 0 {
+			where = slog.Int("line", w.Line)
+		}
+		log.Warn("properties: "+w.Reason, slog.String("key", w.Key), where)
 	}
 }
 

@@ -48,6 +48,10 @@ const childExitGrace = 10 * time.Second
 func (s *session) run(ctx context.Context) error {
 	defer s.stopChild()
 	s.position = s.d.startingPosition(ctx, s.shard)
+	// As the Java daemon does, the child starts and is initialized when the lease is taken.
+	if err := s.recover(ctx); err != nil {
+		return err
+	}
 	for {
 		var exited <-chan struct{}
 		if s.child != nil {
@@ -165,9 +169,12 @@ func (s *session) do(ctx context.Context, st step) error {
 	}
 }
 
-// recover restarts a child that died between messages.
+// recover starts a child between messages: the first, or one after a child died.
 func (s *session) recover(ctx context.Context) error {
 	for {
+		if s.shard.Context().Err() != nil {
+			return nil // the shard is ending; its channel says why
+		}
 		err := s.restart(ctx, false)
 		if err == nil {
 			return nil
