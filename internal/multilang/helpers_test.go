@@ -26,7 +26,7 @@ func (w tWriter) Write(p []byte) (int, error) {
 }
 
 // testConfig is a daemon configuration for a fresh lease table on the emulators, polling.
-func testConfig(t *testing.T, stream *testenv.Stream, table string, argv []string) Config {
+func testConfig(t testing.TB, stream *testenv.Stream, table string, argv []string) Config {
 	return Config{
 		Executable:         argv,
 		App:                testenv.UniqueName(t, "app"),
@@ -173,7 +173,7 @@ func getLease(t *testing.T, env *testenv.Env, table, shard string) leases.Lease 
 }
 
 // checkpointOf is the shard's checkpoint in the lease table, "" while there is none yet.
-func checkpointOf(t *testing.T, env *testenv.Env, table, shard string) string {
+func checkpointOf(t testing.TB, env *testenv.Env, table, shard string) string {
 	tab, err := leases.NewTable(env.DynamoDB, table)
 	if err != nil {
 		t.Fatal(err)
