@@ -2,6 +2,7 @@ package multilang
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -304,9 +305,11 @@ func (s *session) discardChild() {
 }
 
 func processRecordsLine(records []kcl.Record, millisBehind int64) []byte {
-	out := make([]Record, len(records))
-	for i, r := range records {
-		out[i] = NewRecord(r.Data, r.PartitionKey, r.SequenceNumber, r.SubSequenceNumber, r.ApproximateArrivalTimestamp)
+	size := 80
+	for i := range records {
+		r := &records[i]
+		// Fixed text, base64 data, and the strings with room for a few escapes.
+		size += 140 + base64.StdEncoding.EncodedLen(len(r.Data)) + len(r.PartitionKey) + len(r.SequenceNumber) + 16
 	}
-	return EncodeProcessRecords(out, millisBehind)
+	return appendProcessRecords(make([]byte, 0, size), records, millisBehind)
 }
