@@ -29,6 +29,7 @@ import (
 //	flood             write 5000 lines to stderr on every message
 //	wrong-status      answer the first processRecords of the first process with a status for
 //	                  another action
+//	forget-end-once   answer the first shardEnded of the first process without checkpointing
 //	wait-file         on processRecords, wait for the file "go" in FAKE_CHILD_DIR before going on
 //	ask-in-init       ask for a checkpoint while handling initialize
 //	ask-past          ask for a checkpoint past the last record delivered, and (with checkpoint)
@@ -164,6 +165,9 @@ func fakeChild(modes, dir string) int {
 				checkpoint(nil, nil)
 			}
 		case "shardEnded":
+			if has("forget-end-once") && once("forget-end") {
+				break
+			}
 			if has("end") {
 				checkpoint(nil, nil)
 			}

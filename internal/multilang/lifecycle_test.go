@@ -78,14 +78,26 @@ func TestLeaseLostMidBatch(t *testing.T) {
 // shutdown TERMINATE) after the parent's last record, its checkpoint finishes the parent,
 // and the children's records reach their own children.
 func TestShardEndAfterSplit(t *testing.T) {
-	for _, version := range []int{2, 1} {
-		t.Run("protocol v"+strconv.Itoa(version), func(t *testing.T) {
+	cases := []struct {
+		name    string
+		version int
+		modes   string
+		// again: the first child forgot to checkpoint the end and a second one is asked.
+		again bool
+	}{
+		{"protocol v2", 2, "checkpoint,end", false},
+		{"protocol v1", 1, "checkpoint,end", false},
+		{"child forgets the end once", 2, "checkpoint,end,forget-end-once", true},
+	}
+	for _, tc := range cases {
+		version := tc.version
+		t.Run(tc.name, func(t *testing.T) {
 			env := testenv.New(t)
 			stream := env.CreateStream(t, 1)
 			table := env.LeaseTable(t)
 			before := stream.PutN(t, "before", 10)
 			parent := before[0].ShardID
-			argv, dir := fakeChildCommand(t, "checkpoint,end")
+			argv, dir := fakeChildCommand(t, tc.modes)
 			cfg := testConfig(t, stream, table, argv)
 			cfg.ProtocolVersion = version
 			r := startDaemon(t, env, cfg)
@@ -113,6 +125,9 @@ func TestShardEndAfterSplit(t *testing.T) {
 				end = ActionShutdown
 			}
 			want := []string{ActionInitialize, ActionProcessRecords, "checkpoint-reply", end, "checkpoint-reply", "eof"}
+			if tc.again {
+				want = []string{ActionInitialize, ActionProcessRecords, "checkpoint-reply", end, ActionInitialize, end, "checkpoint-reply", "eof"}
+			}
 			if !slices.Equal(acts, want) {
 				t.Errorf("the parent's child saw %v; want %v", acts, want)
 			}
