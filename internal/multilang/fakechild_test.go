@@ -30,6 +30,8 @@ import (
 //	wrong-status      answer the first processRecords of the first process with a status for
 //	                  another action
 //	forget-end-once   answer the first shardEnded of the first process without checkpointing
+//	half-crash-once   on the first processRecords of the first process with 2+ records, checkpoint
+//	                  at the middle record and exit 3
 //	wait-file         on processRecords, wait for the file "go" in FAKE_CHILD_DIR before going on
 //	ask-in-init       ask for a checkpoint while handling initialize
 //	ask-past          ask for a checkpoint past the last record delivered, and (with checkpoint)
@@ -142,6 +144,11 @@ func fakeChild(modes, dir string) int {
 			if has("wrong-status") && once("wrong-status") {
 				send(map[string]any{"action": "status", "responseFor": "initialize"})
 				continue
+			}
+			if has("half-crash-once") && len(records) > 1 && once("half-crash") {
+				mid := records[len(records)/2]
+				checkpoint(mid.SequenceNumber, mid.SubSequenceNumber)
+				os.Exit(3)
 			}
 			if has("wait-file") {
 				for {

@@ -184,3 +184,11 @@ func checkpointOf(t testing.TB, env *testenv.Env, table, shard string) string {
 	}
 	return l.Checkpoint.SequenceNumber()
 }
+
+func tableLease(t testing.TB, env *testenv.Env, table, shard string) (leases.Lease, error) {
+	tab, err := leases.NewTable(env.DynamoDB, table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tab.GetLease(t.Context(), shard)
+}

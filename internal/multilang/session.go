@@ -36,8 +36,9 @@ type step struct {
 	action string // the status responseFor expected
 	line   []byte
 	mode   checkpointMode
-	// batch is set for processRecords: it is pending already and not replayed before it.
-	batch bool
+	// batch is set for processRecords of a pending batch: it is not replayed before the
+	// step, and a retried step gives only its records after the checkpoint.
+	batch *kcl.Batch
 }
 
 // errGaveUp ends the daemon: a child failed MaxChildRestarts times in a row.
@@ -82,7 +83,11 @@ func (s *session) batch(ctx context.Context, b kcl.Batch) error {
 		if len(b.Records) > 0 {
 			s.pending = append(s.pending, b)
 		}
-		if err := s.do(ctx, step{action: ActionProcessRecords, line: processRecordsLine(b.Records, b.MillisBehindLatest), mode: recordsCheckpointer, batch: len(b.Records) > 0}); err != nil {
+		st := step{action: ActionProcessRecords, line: processRecordsLine(b.Records, b.MillisBehindLatest), mode: recordsCheckpointer}
+		if len(b.Records) > 0 {
+			st.batch = &b
+		}
+		if err := s.do(ctx, st); err != nil {
 			return err
 		}
 	}
@@ -152,11 +157,19 @@ func (s *session) do(ctx context.Context, st step) error {
 			return nil
 		}
 		if s.child == nil {
-			if err := s.restart(ctx, st.batch); err != nil {
+			if err := s.restart(ctx, st.batch != nil); err != nil {
 				if err := s.failed(ctx, err); err != nil {
 					return err
 				}
 				continue
+			}
+			if st.batch != nil {
+				// The failed child may have checkpointed part of the batch.
+				records := s.unprocessed(*st.batch)
+				if len(records) == 0 {
+					return nil
+				}
+				st.line = processRecordsLine(records, st.batch.MillisBehindLatest)
 			}
 		}
 		err := s.exchange(ctx, st)
