@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,12 +17,20 @@ import (
 // shutdownRequested (with a checkpointer), then leaseLost, then end of input, and releases
 // the leases.
 func TestDeliverCheckpointShutdown(t *testing.T) {
+	for _, version := range []int{2, 1} {
+		t.Run(fmt.Sprintf("protocol v%d", version), func(t *testing.T) { testDeliverCheckpointShutdown(t, version) })
+	}
+}
+
+func testDeliverCheckpointShutdown(t *testing.T, version int) {
 	env := testenv.New(t)
 	stream := env.CreateStream(t, 2)
 	table := env.LeaseTable(t)
 	puts := stream.PutN(t, "rec", 60)
 	argv, dir := fakeChildCommand(t, "checkpoint,on-shutdown")
-	r := startDaemon(t, env, testConfig(t, stream, table, argv))
+	cfg := testConfig(t, stream, table, argv)
+	cfg.ProtocolVersion = version
+	r := startDaemon(t, env, cfg)
 
 	byShard := testenv.ByShard(puts)
 	waitFor(t, 60*time.Second, "every record at a child", func() bool {
@@ -79,8 +88,16 @@ func TestDeliverCheckpointShutdown(t *testing.T) {
 		acts := v.actions(shard)
 		tail := compact(acts)
 		want := []string{ActionShutdownRequested, "checkpoint-reply", ActionLeaseLost, "eof"}
+		if version == 1 {
+			want[2] = ActionShutdown // with reason ZOMBIE, checked below
+		}
 		if len(tail) < len(want) || !slices.Equal(tail[len(tail)-len(want):], want) {
 			t.Errorf("shard %s: child saw %v; want it to end with %v", shard, tail, want)
+		}
+		for _, e := range v.entries {
+			if e.Action == ActionShutdown && !bytesContains(e.Raw, `"reason":"ZOMBIE"`) {
+				t.Errorf("shutdown on SIGTERM: %s", e.Raw)
+			}
 		}
 		if l := getLease(t, env, table, shard); l.Owner != "" {
 			t.Errorf("shard %s: lease still owned by %q after shutdown", shard, l.Owner)
@@ -100,4 +117,4 @@ func compact(actions []string) []string {
 	return out
 }
 
-var _ = fmt.Sprint
+func bytesContains(b []byte, s string) bool { return strings.Contains(string(b), s) }
