@@ -37,6 +37,7 @@ func TestBadConfiguration(t *testing.T) {
 		{"flag overrides to bad", []string{"--set", "retrievalMode=PUSH", write("d.properties", good)}, "retrievalMode"},
 		{"bad flag", []string{"--no-such-flag"}, "no-such-flag"},
 		{"bad log level", []string{"--log-level", "loud", write("e.properties", good)}, "--log-level"},
+		{"no such executable", []string{"--set", "executableName=/no/such/processor --flag", write("h.properties", good)}, "executableName"},
 		{"kcl rejects", []string{"--set", "tableName=no spaces", write("f.properties", good)}, "tableName"},
 	}
 	for _, tc := range cases {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os/exec"
+	"strings"
 	"sync"
 	"time"
 
@@ -30,6 +32,9 @@ func New(cfg Config, kin kcl.KinesisAPI, ddb leases.DynamoDBAPI, log *slog.Logge
 	}
 	if len(cfg.Executable) == 0 {
 		return nil, &PropertyError{Key: "executableName", Reason: "required"}
+	}
+	if _, err := exec.LookPath(cfg.Executable[0]); err != nil {
+		return nil, &PropertyError{Key: "executableName", Value: strings.Join(cfg.Executable, " "), Reason: err.Error()}
 	}
 	if cfg.ResponseTimeout <= 0 {
 		cfg.ResponseTimeout = DefaultResponseTimeout
@@ -122,7 +127,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		for shard := range d.consumer.Shards() {
 			sessions.Go(func() {
 				s := &session{d: d, shard: shard, log: d.log.With(slog.String("shard", shard.ID()))}
-				if err := s.run(sessionCtx); err != nil && !errors.Is(err, context.Canceled) {
+				if err := s.run(sessionCtx); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, kcl.ErrShutdown) {
 					select {
 					case fatal <- err:
 					default:
@@ -144,6 +149,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.log.Warn("shutdown", slog.Any("error", err))
 		}
 		cancel()
+		// Children still busy after the window are stopped.
+		stopSessions(kcl.ErrShutdown)
 	case err := <-fatal:
 		d.log.Error("stopping: a record processor keeps failing; leases are released for other workers", slog.Any("error", err))
 		result = err

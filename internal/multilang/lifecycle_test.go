@@ -148,3 +148,33 @@ func TestShardEndAfterSplit(t *testing.T) {
 		})
 	}
 }
+
+// TestShutdownWithHungChild: SIGTERM while a child never answers: the daemon waits out the
+// shutdown window, not the response timeout, stops the child, checkpoints nothing and
+// releases the lease.
+func TestShutdownWithHungChild(t *testing.T) {
+	env := testenv.New(t)
+	stream := env.CreateStream(t, 1)
+	table := env.LeaseTable(t)
+	puts := stream.PutN(t, "rec", 5)
+	shard := puts[0].ShardID
+	argv, dir := fakeChildCommand(t, "checkpoint,hang-once")
+	cfg := testConfig(t, stream, table, argv)
+	cfg.ResponseTimeout = 10 * time.Minute
+	cfg.ShutdownGrace = 2 * time.Second
+	r := startDaemon(t, env, cfg)
+	waitFor(t, 60*time.Second, "a batch at the child", func() bool {
+		return len(view(t, dir).records(shard)) > 0
+	})
+	start := time.Now()
+	if err := r.stop(t); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if took := time.Since(start); took > 30*time.Second {
+		t.Errorf("shutdown took %v with a 2 s window", took)
+	}
+	l := getLease(t, env, table, shard)
+	if l.Owner != "" || l.Checkpoint.String() != "TRIM_HORIZON" {
+		t.Errorf("lease after shutdown: owner %q checkpoint %v; want none and TRIM_HORIZON", l.Owner, l.Checkpoint)
+	}
+}

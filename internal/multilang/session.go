@@ -177,6 +177,11 @@ func (s *session) do(ctx context.Context, st step) error {
 			s.failures = 0
 			return nil
 		}
+		if ctx.Err() != nil {
+			s.log.Warn("stopping a child that had not answered when the shutdown window ended", slog.String("message", st.action))
+			s.killChild()
+			return context.Cause(ctx)
+		}
 		if err := s.failed(ctx, fmt.Errorf("%s: %w", st.action, err)); err != nil {
 			return err
 		}
@@ -291,6 +296,9 @@ func (s *session) exchange(ctx context.Context, st step) error {
 			s.log.Warn("child has not answered yet", slog.String("message", st.action), slog.Duration("waiting", time.Since(started).Round(time.Second)), slog.Duration("timeout", timeout))
 		case <-deadline.C:
 			return fmt.Errorf("child did not answer %s within %v (timeoutInSeconds)", st.action, timeout)
+		case <-ctx.Done():
+			// The daemon stops now (the shutdown window is over): stop waiting.
+			return context.Cause(ctx)
 		}
 	}
 }
