@@ -31,12 +31,11 @@ const (
 // Error names a checkpoint reply carries: the simple names of the Java exceptions the KCL
 // clients map to their own errors.
 const (
-	ErrNameShutdown           = "ShutdownException"     // the lease is lost
-	ErrNameInvalidState       = "InvalidStateException" // no checkpointer for this message
-	ErrNameThrottling         = "ThrottlingException"
-	ErrNameDependency         = "KinesisClientLibDependencyException"
-	ErrNameIllegalArgument    = "IllegalArgumentException" // bad or out-of-range position
-	ErrNameIllegalStateOfCall = "IllegalStateException"
+	ErrNameShutdown        = "ShutdownException"     // the lease is lost
+	ErrNameInvalidState    = "InvalidStateException" // no checkpointer for this message
+	ErrNameThrottling      = "ThrottlingException"
+	ErrNameDependency      = "KinesisClientLibDependencyException"
+	ErrNameIllegalArgument = "IllegalArgumentException" // bad or out-of-range position
 )
 
 // Record is a record of a processRecords message, as the Java daemon writes it: Data is

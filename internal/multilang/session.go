@@ -108,6 +108,9 @@ func (s *session) batch(ctx context.Context, b kcl.Batch) error {
 			s.stopChild()
 			return nil
 		}
+		if s.shard.Context().Err() != nil {
+			return nil // lease lost or stopping: the next owner ends the shard
+		}
 		// KCL refuses this too: the children of the shard cannot start until it is finished.
 		if err := s.failed(ctx, fmt.Errorf("child answered %s without checkpointing the end of the shard; its child shards cannot start until it does", end.action)); err != nil {
 			return err
