@@ -32,6 +32,7 @@ import (
 //	forget-end-once   answer the first shardEnded of the first process without checkpointing
 //	half-crash-once   on the first processRecords of the first process with 2+ records, checkpoint
 //	                  at the middle record and exit 3
+//	exit-idle-once    the first process exits 0 right after answering initialize
 //	wait-file         on processRecords, wait for the file "go" in FAKE_CHILD_DIR before going on
 //	ask-in-init       ask for a checkpoint while handling initialize
 //	ask-past          ask for a checkpoint past the last record delivered, and (with checkpoint)
@@ -128,6 +129,10 @@ func fakeChild(modes, dir string) int {
 		case "initialize":
 			if has("ask-in-init") {
 				checkpoint(nil, nil)
+			}
+			if has("exit-idle-once") && once("exit-idle") {
+				send(map[string]any{"action": "status", "responseFor": action})
+				return 0
 			}
 		case "processRecords":
 			if has("crash-once") && once("crash") {

@@ -19,6 +19,7 @@ func TestChildFaults(t *testing.T) {
 		tweak    func(*Config)
 	}{
 		{name: "crash", modes: "checkpoint,crash-once", restarts: true},
+		{name: "exits between messages", modes: "checkpoint,exit-idle-once", restarts: true},
 		{name: "never answers", modes: "checkpoint,hang-once", restarts: true, tweak: func(c *Config) { c.ResponseTimeout = 2 * time.Second }},
 		{name: "wrong status", modes: "checkpoint,wrong-status", restarts: true},
 		{name: "stray stdout lines", modes: "checkpoint,garbage"},
