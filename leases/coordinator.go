@@ -69,8 +69,11 @@ type tenure struct {
 	wlock       writeLock
 	lease       Lease     // as last written; lease.Counter is the counter in the table
 	lastRenewed time.Time // when the last successful write was sent (monotonic)
-	lost        bool
-	reason      LostReason
+	// expiry ends the tenure the moment the failover time has passed since lastRenewed,
+	// even while a write of ours is still unanswered: by then other workers may take it.
+	expiry *time.Timer
+	lost   bool
+	reason LostReason
 	// unanswered counts this tenure's writes whose outcome is unknown (a timeout, a reset):
 	// each may have bumped the counter in the table without our knowing; unansweredAt are
 	// the checkpoints such writes may have put in the row.
@@ -78,7 +81,18 @@ type tenure struct {
 	unansweredAt []checkpointer.ExtendedSequenceNumber
 
 	snapshot atomic.Pointer[Lease] // lease after the last write, read by Held without the lock
+	// heldUntil is lastRenewed plus the failover time, read without the lock; stale is set
+	// when it passed while a write held the lock, so that the write ends the tenure.
+	heldUntil atomic.Pointer[time.Time]
+	stale     atomic.Bool
+	doneOnce  sync.Once
 }
+
+// fresh reports whether the failover time has not yet passed since the last answered write.
+func (tn *tenure) fresh(now time.Time) bool { return now.Before(*tn.heldUntil.Load()) }
+
+// closeDone closes Done once: at expiry, or when the tenure ends otherwise.
+func (tn *tenure) closeDone() { tn.doneOnce.Do(func() { close(tn.done) }) }
 
 // writeLock is a mutex whose Lock can be abandoned when a context ends.
 type writeLock chan struct{}
@@ -155,12 +169,16 @@ func (c *Coordinator) WorkerID() string { return c.workerID }
 // closed by then. However slowly it is read, renewals go on.
 func (c *Coordinator) Events() <-chan Event { return c.events.out }
 
-// Held returns the leases this worker holds now, sorted by key.
+// Held returns the leases this worker holds now, sorted by key: renewed (by an answered
+// write) within the failover time.
 func (c *Coordinator) Held() []Lease {
+	now := time.Now()
 	c.mu.Lock()
 	out := make([]Lease, 0, len(c.held))
 	for _, tn := range c.held {
-		out = append(out, *tn.snapshot.Load())
+		if tn.fresh(now) { // one past its failover time may be someone else's already
+			out = append(out, *tn.snapshot.Load())
+		}
 	}
 	c.mu.Unlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
@@ -303,13 +321,24 @@ func (c *Coordinator) Shutdown(ctx context.Context) error {
 
 // Release gives up one lease now (after its final checkpoint): the row keeps no owner and
 // any worker may take it at its next taker cycle. Releasing a lease this worker does not
-// hold returns an error wrapping ErrLeaseLost.
+// hold returns an error wrapping ErrLeaseLost. It releases whatever tenure holds the lease
+// now; a shard's goroutine should use ReleaseTenure, which cannot release a later tenure.
 func (c *Coordinator) Release(ctx context.Context, leaseKey string) error {
 	tn := c.lookup(leaseKey)
 	if tn == nil {
 		return fmt.Errorf("lease %s: %w (not held by %s)", leaseKey, ErrLeaseLost, c.workerID)
 	}
 	return c.releaseTenure(ctx, tn)
+}
+
+// ReleaseTenure releases the lease only if this worker still holds it in the tenure that the
+// Acquired event ev announced; once that tenure ended it returns an error wrapping
+// ErrLeaseLost, even if the lease was taken again since (that later tenure stays held).
+func (c *Coordinator) ReleaseTenure(ctx context.Context, ev Event) error {
+	if ev.Type != Acquired || ev.tenure == nil || ev.coordinator != c {
+		return errors.New("leases: ReleaseTenure: needs an Acquired event of this coordinator")
+	}
+	return c.releaseTenure(ctx, ev.tenure)
 }
 
 // Checkpoint records position as the checkpoint of leaseKey, fenced on this worker owning the

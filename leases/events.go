@@ -3,6 +3,7 @@ package leases
 import (
 	"context"
 	"sync"
+	"time"
 )
 
 // EventType says what happened to a lease.
@@ -81,6 +82,17 @@ type Event struct {
 
 	tenure      *tenure      // Acquired: for Coordinator.NewCheckpointer
 	coordinator *Coordinator // the coordinator that emitted it
+}
+
+// HeldUntil (Acquired only) is when this tenure may expire for the other workers: the
+// failover time after the last write of ours that DynamoDB answered, on the monotonic
+// clock. Work handed out for the shard after it may be duplicated by the lease's next owner.
+// It moves on with every answered renewal; Done closes once it has passed.
+func (e Event) HeldUntil() time.Time {
+	if e.tenure == nil {
+		return time.Time{}
+	}
+	return *e.tenure.heldUntil.Load()
 }
 
 // eventQueue decouples the coordinator's goroutines from the reader of the events channel:

@@ -170,7 +170,8 @@ func (c *Coordinator) tryTake(ctx context.Context, seen Lease, stolen bool) bool
 		l.OwnerSwitchesSinceCheckpoint++
 	}
 	l.Owner, l.Counter, l.CheckpointOwner = c.workerID, counter, ""
-	tn := &tenure{key: l.Key, done: make(chan struct{}), acquiredAt: time.Now(), wlock: newWriteLock(), lease: l, lastRenewed: sent}
+	tn := &tenure{key: l.Key, done: make(chan struct{}), acquiredAt: time.Now(), wlock: newWriteLock(), lease: l}
+	c.renewedAt(tn, sent)
 	tn.publish()
 	c.mu.Lock()
 	if old := c.held[l.Key]; old != nil {

@@ -21,7 +21,10 @@ func (c *Coordinator) markLost(tn *tenure, reason LostReason, newOwner string) {
 		return
 	}
 	tn.lost, tn.reason = true, reason
-	close(tn.done)
+	tn.closeDone()
+	if tn.expiry != nil {
+		tn.expiry.Stop()
+	}
 	c.mu.Lock()
 	if c.held[tn.key] == tn {
 		delete(c.held, tn.key)
@@ -44,11 +47,42 @@ func lostError(tn *tenure) error {
 // expireIfStale ends tn when no write of ours succeeded for the failover time: other workers
 // may consider it expired by now. The write lock must be held.
 func (c *Coordinator) expireIfStale(tn *tenure) bool {
-	if time.Since(tn.lastRenewed) >= c.cfg.failover {
+	if tn.stale.Load() || !tn.fresh(time.Now()) {
 		c.markLost(tn, LostExpired, "")
 		return true
 	}
 	return false
+}
+
+// renewedAt records that a write of ours sent at sent was answered: the tenure is good until
+// the failover time after it. The write lock must be held (or tn not yet published).
+func (c *Coordinator) renewedAt(tn *tenure, sent time.Time) {
+	tn.lastRenewed = sent
+	until := sent.Add(c.cfg.failover)
+	tn.heldUntil.Store(&until)
+	if tn.expiry == nil {
+		tn.expiry = time.AfterFunc(time.Until(until), func() { c.expire(tn) })
+		return
+	}
+	tn.expiry.Reset(time.Until(until))
+}
+
+// expire runs when tn's failover time may have passed. Without an answered write since,
+// the tenure ends now: Done closes at once, and the Lost event follows as soon as no write
+// of the tenure is in flight (a write in flight ends it when it returns).
+func (c *Coordinator) expire(tn *tenure) {
+	if tn.fresh(time.Now()) {
+		return // renewed meanwhile
+	}
+	if tn.wlock.tryLock() {
+		c.expireIfStale(tn)
+		tn.wlock.unlock()
+		return
+	}
+	tn.stale.Store(true)
+	tn.closeDone()
+	c.log.LogAttrs(context.Background(), slog.LevelWarn, "lease not renewed within the failover time; ending its tenure",
+		slog.String("lease", tn.key))
 }
 
 // writeKind says how fencedWrite settles a refused condition.
@@ -78,9 +112,14 @@ func (c *Coordinator) fencedWrite(ctx context.Context, tn *tenure, kind writeKin
 	for round := 1; ; round++ {
 		sent := time.Now()
 		err := op(tn.lease.Counter)
+		if tn.stale.Load() {
+			// The failover time passed while the write was out: the tenure ended already.
+			c.markLost(tn, LostExpired, "")
+			return lostError(tn)
+		}
 		if err == nil {
 			tn.lease.Counter++
-			tn.lastRenewed = sent
+			c.renewedAt(tn, sent)
 			tn.unanswered, tn.unansweredAt = 0, nil
 			tn.publish()
 			return nil
@@ -129,7 +168,7 @@ func (c *Coordinator) fencedWrite(ctx context.Context, tn *tenure, kind writeKin
 		tn.unanswered = max(0, tn.unanswered-(row.Counter-tn.lease.Counter))
 		tn.lease.Counter = row.Counter
 		if moved {
-			tn.lastRenewed = sent // the counter moved after sent: the lease was renewed since
+			c.renewedAt(tn, sent) // the counter moved after sent: the lease was renewed since
 		}
 		tn.publish()
 		switch {
