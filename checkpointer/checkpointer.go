@@ -235,8 +235,17 @@ func (c *Checkpointer) write(ctx context.Context, position ExtendedSequenceNumbe
 
 // retrying runs one write of position until it succeeds, the lease is lost, the context
 // ends, or it fails in a way retrying cannot mend; throttling and transient failures wait a
-// backoff.
+// backoff. The observer hears of it once.
 func (c *Checkpointer) retrying(ctx context.Context, position ExtendedSequenceNumber, do func(context.Context) error) error {
+	start := time.Now()
+	err := c.retry(ctx, position, do)
+	if c.cfg.observe != nil {
+		c.cfg.observe(position, time.Since(start), err)
+	}
+	return err
+}
+
+func (c *Checkpointer) retry(ctx context.Context, position ExtendedSequenceNumber, do func(context.Context) error) error {
 	var b interface{ NextBackOff() time.Duration }
 	for attempt := 1; ; attempt++ {
 		err := do(ctx)

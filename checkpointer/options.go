@@ -18,6 +18,7 @@ type config struct {
 	retryInitial   time.Duration
 	retryMax       time.Duration
 	retryJitterPct float64
+	observe        func(position ExtendedSequenceNumber, took time.Duration, err error)
 }
 
 // Defaults, in one place.
@@ -34,6 +35,13 @@ func defaultConfig() config {
 // WithStrategy sets when checkpoints are written without the application asking
 // (default Manual).
 func WithStrategy(s Strategy) Option { return func(c *config) { c.strategy = s } }
+
+// WithWriteObserver has observe called after every write the Checkpointer sends to its
+// Writer (retries included, once per checkpoint), with how long it took and its error: real
+// writes only, never for checkpoints that were refused or had nothing to write.
+func WithWriteObserver(observe func(position ExtendedSequenceNumber, took time.Duration, err error)) Option {
+	return func(c *config) { c.observe = observe }
+}
 
 // WithLogger sets the logger (default: discard).
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
