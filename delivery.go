@@ -82,14 +82,8 @@ func (d *delivery) loop(shardCtx, readCtx context.Context, rd shardReader) (end,
 		if shardCtx.Err() != nil { // lost or stopped meanwhile: hand nothing more on
 			return context.Cause(shardCtx), nil
 		}
-		// The channel is unbuffered: once the send is done, the reader has the batch.
-		select {
-		case shard.batches <- batch:
-		case <-shardCtx.Done():
-			return context.Cause(shardCtx), nil
-		}
-		if len(records) > 0 {
-			shard.took(batch.last)
+		if err := shard.handOver(shardCtx, batch); err != nil {
+			return err, nil // lost, expired or stopped: hand nothing more on
 		}
 		m.BatchDelivered(shard.stream, shard.id, len(records), rb.MillisBehindLatest)
 		if corrupt != nil {

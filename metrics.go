@@ -18,7 +18,8 @@ type Metrics interface {
 	// LeaseAcquired and LeaseLost: this worker took or lost a shard's lease.
 	LeaseAcquired(stream, shardID string)
 	LeaseLost(stream, shardID string, reason string)
-	// Checkpointed: a checkpoint write of the shard finished, err nil on success.
+	// Checkpointed: a checkpoint write of the shard to the lease table finished (retries
+	// included), err nil on success. Checkpoints with nothing to write are not reported.
 	Checkpointed(stream, shardID string, took time.Duration, err error)
 	// Throttled: Kinesis throttled a call made for the shard.
 	Throttled(stream, shardID, operation string)
@@ -34,6 +35,15 @@ type SubscribeMetrics interface {
 	SubscribeFailed(stream, shardID string, err error)
 }
 
+// ShardEndMetrics is an optional extension of Metrics: a Metrics that also implements it
+// hears of closed shards held at their end.
+type ShardEndMetrics interface {
+	// ShardEndHeld: the reader took the last batch of a closed shard waited ago, and has not
+	// checkpointed it (nor every record before it), so the shard's children cannot start.
+	// Reported every Config.ShardEndWarnAfter until the shard finishes.
+	ShardEndHeld(stream, shardID string, waited time.Duration)
+}
+
 // NoMetrics discards every measurement.
 type NoMetrics struct{}
 
@@ -43,6 +53,7 @@ func (NoMetrics) LeaseLost(string, string, string)                  {}
 func (NoMetrics) Checkpointed(string, string, time.Duration, error) {}
 func (NoMetrics) Throttled(string, string, string)                  {}
 func (NoMetrics) SubscribeFailed(string, string, error)             {}
+func (NoMetrics) ShardEndHeld(string, string, time.Duration)        {}
 
 // pollingMetrics passes a polling reader's throttling on.
 type pollingMetrics struct {

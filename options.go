@@ -165,6 +165,11 @@ type Config struct {
 	AutoShardEnd bool
 	// CorruptRecords says what to do with a corrupt KPL aggregate. Default: HaltShard.
 	CorruptRecords CorruptRecordPolicy
+	// ShardEndWarnAfter is how long a closed shard's last batch may stay taken but not
+	// checkpointed before a warning says so (then again each time it passes) and
+	// ShardEndMetrics hears of it: meanwhile the shard's children cannot start.
+	// Default 1 min.
+	ShardEndWarnAfter time.Duration
 	// ShutdownTimeout bounds how long Drain waits for readers' final checkpoints when its
 	// context has no deadline. Default 30 s.
 	ShutdownTimeout time.Duration
@@ -187,6 +192,7 @@ const (
 	DefaultParentPollInterval = time.Second
 	DefaultShutdownTimeout    = 30 * time.Second
 	DefaultCorruptRecords     = HaltShard
+	DefaultShardEndWarnAfter  = time.Minute
 	// minPollInterval keeps the shard sync and the parent checks from spinning.
 	minPollInterval = 10 * time.Millisecond
 )
@@ -233,6 +239,7 @@ func (c Config) withDefaults() (Config, error) {
 		{"ShardSyncInterval", &c.ShardSyncInterval, DefaultShardSyncInterval},
 		{"ParentPollInterval", &c.ParentPollInterval, DefaultParentPollInterval},
 		{"ShutdownTimeout", &c.ShutdownTimeout, DefaultShutdownTimeout},
+		{"ShardEndWarnAfter", &c.ShardEndWarnAfter, DefaultShardEndWarnAfter},
 	}
 	for _, d := range durations {
 		switch {
@@ -245,7 +252,7 @@ func (c Config) withDefaults() (Config, error) {
 	for _, d := range []struct {
 		field string
 		d     time.Duration
-	}{{"ShardSyncInterval", c.ShardSyncInterval}, {"ParentPollInterval", c.ParentPollInterval}} {
+	}{{"ShardSyncInterval", c.ShardSyncInterval}, {"ParentPollInterval", c.ParentPollInterval}, {"ShardEndWarnAfter", c.ShardEndWarnAfter}} {
 		if d.d < minPollInterval {
 			return c, &ConfigError{Field: d.field, Reason: fmt.Sprintf("%v is below %v", d.d, minPollInterval)}
 		}

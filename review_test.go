@@ -21,34 +21,62 @@ import (
 	"github.com/kclgo/kcl/polling"
 )
 
-// TestShardCheckpointCoversWhatWasTaken: Shard.Checkpoint records the batches the reader
-// took, never ones the consumer had fetched but not handed over.
+// TestShardCheckpointCoversWhatWasTaken: Shard.Checkpoint right after receiving a batch
+// records that batch, never the previous one (what was taken is known the moment the reader
+// has it), nor one the consumer fetched but did not hand over; then a Drain with readers
+// that receive and checkpoint at once ends without waiting for its timeout.
 func TestShardCheckpointCoversWhatWasTaken(t *testing.T) {
 	env := testenv.New(t)
 	stream := env.CreateStream(t, 1)
 	table := env.LeaseTable(t)
 	puts := stream.PutN(t, "taken", 100)
+	// An observer of GetRecords: with a read-ahead of one response, call n+2 starts only
+	// once the consumer took response n+1 from the poller, which it has not handed over
+	// while the reader has taken n batches.
+	inj := faults.New()
+	gets := inj.Add(faults.Rule{Op: "GetRecords"})
 	cfg := newConfig(t, env, stream, table)
+	cfg.Kinesis = env.NewKinesis(inj.Wrap)
 	cfg.Retrieval = kcl.Polling
-	cfg.PollingOptions = []polling.Option{polling.WithMaxRecords(10)}
+	cfg.PollingOptions = []polling.Option{polling.WithMaxRecords(10), polling.WithReadAhead(1, 8<<20)}
 	c := mustNew(t, cfg)
 	ctx := testenv.WithTimeout(t, time.Minute)
-	runConsumer(t, ctx, c)
+	runErr := runConsumer(t, ctx, c)
 	shard := <-c.Shards()
-	first := <-shard.Batches()
-	time.Sleep(500 * time.Millisecond) // let the reader fetch ahead
-	if err := shard.Checkpoint(ctx); err != nil {
-		t.Fatal(err)
-	}
 	tbl, _ := leases.NewTable(env.DynamoDB, table)
-	l, err := tbl.GetLease(ctx, puts[0].ShardID)
-	if err != nil {
-		t.Fatal(err)
+	for taken := range 4 {
+		if err := gets.Wait(ctx, taken+2); err != nil {
+			t.Fatalf("no read-ahead after %d batches taken: %v", taken, err)
+		}
+		b := <-shard.Batches()
+		if err := shard.Checkpoint(ctx); err != nil { // at once, as readers do
+			t.Fatal(err)
+		}
+		l, err := tbl.GetLease(ctx, puts[0].ShardID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := checkpointer.ParseSequenceNumber(b.Records[len(b.Records)-1].SequenceNumber, 0)
+		if l.Checkpoint != want {
+			t.Fatalf("batch %d: checkpoint %v right after taking it, want its last record %v", taken+1, l.Checkpoint, want)
+		}
 	}
-	want, _ := checkpointer.ParseSequenceNumber(first.Records[len(first.Records)-1].SequenceNumber, 0)
-	if l.Checkpoint != want {
-		t.Fatalf("checkpoint %v after taking one batch, want its last record %v", l.Checkpoint, want)
+	// The natural loop for the rest; the drain must find it caught up.
+	var reader sync.WaitGroup
+	reader.Go(func() {
+		for range shard.Batches() {
+			if err := shard.Checkpoint(ctx); err != nil {
+				t.Errorf("Shard.Checkpoint: %v", err)
+			}
+		}
+	})
+	dctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if err := c.Drain(dctx); err != nil {
+		t.Errorf("Drain: %v", err)
 	}
+	reader.Wait()
+	<-runErr
 }
 
 // corruptAggregate is a KPL aggregate with a valid checksum whose user record refers past

@@ -49,13 +49,17 @@ func (w *worker) runShard(ctx context.Context, ev leases.Event) error {
 	}()
 
 	if lease.Finished() {
-		w.release(shardCtx, lease)
+		w.release(shardCtx, ev)
 		return nil
 	}
 	if err := w.waitForParents(readCtx, lease); err != nil {
 		return nil // lease lost, stop or drain: nothing was delivered
 	}
-	cp, err := w.coord.NewCheckpointer(ev, checkpointer.WithLogger(w.c.log), checkpointer.WithStrategy(w.c.strategy()))
+	m := w.c.cfg.Metrics
+	cp, err := w.coord.NewCheckpointer(ev, checkpointer.WithLogger(w.c.log), checkpointer.WithStrategy(w.c.strategy()),
+		checkpointer.WithWriteObserver(func(_ checkpointer.ExtendedSequenceNumber, took time.Duration, err error) {
+			m.Checkpointed(w.stream.name, lease.ShardID, took, err)
+		}))
 	if err != nil {
 		return &ShardError{Stream: w.stream.name, ShardID: lease.ShardID, Err: err}
 	}
@@ -76,8 +80,8 @@ func (w *worker) runShard(ctx context.Context, ev leases.Event) error {
 
 	shard := &Shard{
 		stream: w.stream.name, id: lease.ShardID, parents: lease.ParentShardIDs,
-		ctx: shardCtx, batches: make(chan Batch), cp: cp,
-		metrics: w.c.cfg.Metrics, checkpointed: make(chan struct{}, 1),
+		ctx: shardCtx, cancel: cancel, batches: make(chan Batch), cp: cp,
+		heldUntil: ev.HeldUntil, hold: make(chan struct{}), checkpointed: make(chan struct{}, 1),
 	}
 	select {
 	case w.c.shards <- shard:
@@ -104,13 +108,15 @@ func (w *worker) runShard(ctx context.Context, ev leases.Event) error {
 
 	switch {
 	case errors.Is(endErr, ErrShardEnded):
+		finish := shard.finishIfCheckpointed // the reader may have checkpointed everything already
 		if w.c.cfg.AutoShardEnd || expired {
-			if err := shard.finish(shardCtx); err != nil {
-				log.Warn("writing SHARD_END", slog.Any("error", err))
-			}
+			finish = shard.finish
 		}
-		if w.awaitCheckpoints(shardCtx, shard) && shard.caughtUp() {
-			w.release(shardCtx, lease)
+		if err := finish(shardCtx); err != nil {
+			log.Warn("writing SHARD_END", slog.Any("error", err))
+		}
+		if w.awaitShardEnd(shardCtx, shard, log) && shard.caughtUp() {
+			w.release(shardCtx, ev)
 		}
 	case errors.Is(endErr, ErrShutdown):
 		w.awaitCheckpoints(shardCtx, shard)
@@ -123,7 +129,7 @@ func (w *worker) runShard(ctx context.Context, ev leases.Event) error {
 		// The shard failed (its reader): give the lease back, so that it does not sit here
 		// unread; Err tells the reader why.
 		log.Error("shard failed; releasing its lease", slog.Any("error", endErr))
-		w.release(shardCtx, lease)
+		w.release(shardCtx, ev)
 	}
 	return fatal
 }
@@ -170,10 +176,37 @@ func (w *worker) awaitCheckpoints(ctx context.Context, shard *Shard) bool {
 	return true
 }
 
-// release gives the lease back so another worker can take it at once.
-func (w *worker) release(ctx context.Context, lease leases.Lease) {
-	if err := w.coord.Release(context.WithoutCancel(ctx), lease.Key); err != nil && !errors.Is(err, ErrLeaseLost) {
-		w.c.log.Warn("releasing lease", slog.String("shard", lease.ShardID), slog.Any("error", err))
+// awaitShardEnd waits, like awaitCheckpoints, for a closed shard whose last batch the reader
+// took to be finished. Until then the children cannot start: every ShardEndWarnAfter it
+// says so, with what to call, and reports ShardEndHeld.
+func (w *worker) awaitShardEnd(ctx context.Context, shard *Shard, log *slog.Logger) bool {
+	start := time.Now()
+	every := time.NewTicker(w.c.cfg.ShardEndWarnAfter)
+	defer every.Stop()
+	for !shard.caughtUp() {
+		select {
+		case <-shard.checkpointed:
+		case <-every.C:
+			waited := time.Since(start)
+			log.Warn("shard ended, but the reader has not checkpointed its last records, so its children cannot start: "+
+				"checkpoint the last batch (Batch.Checkpoint or Shard.Checkpoint), or set AutoShardEnd",
+				slog.Duration("waited", waited), slog.String("checkpoint", shard.cp.LastCheckpoint().String()),
+				slog.String("lastDelivered", shard.cp.LargestDelivered().String()))
+			if m, ok := w.c.cfg.Metrics.(ShardEndMetrics); ok {
+				m.ShardEndHeld(shard.stream, shard.id, waited)
+			}
+		case <-ctx.Done():
+			return false
+		}
+	}
+	return true
+}
+
+// release gives the lease back so another worker can take it at once; only the tenure ev
+// announced, never one taken again since.
+func (w *worker) release(ctx context.Context, ev leases.Event) {
+	if err := w.coord.ReleaseTenure(context.WithoutCancel(ctx), ev); err != nil && !errors.Is(err, ErrLeaseLost) {
+		w.c.log.Warn("releasing lease", slog.String("shard", ev.Lease.ShardID), slog.Any("error", err))
 	}
 }
 
