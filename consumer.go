@@ -58,7 +58,8 @@ const (
 
 type stopRequest struct {
 	drain bool
-	// ctx bounds how long a drain waits for the readers' final checkpoints.
+	// ctx bounds the whole drain: set-up still under way, a shard sync in flight, the
+	// readers' final checkpoints.
 	ctx context.Context
 }
 
@@ -155,6 +156,18 @@ func (c *Consumer) stopFor(err error) {
 }
 
 func (c *Consumer) shutdown(req stopRequest) error {
+	if req.drain {
+		// The drain's context bounds all of it: set-up still under way, a shard sync, the
+		// readers' final checkpoints. Once it ends, the consumer stops as by Stop.
+		if req.ctx == nil {
+			req.ctx = context.Background()
+		}
+		if _, ok := req.ctx.Deadline(); !ok {
+			var cancel context.CancelFunc
+			req.ctx, cancel = context.WithTimeout(req.ctx, c.cfg.ShutdownTimeout)
+			defer cancel()
+		}
+	}
 	c.mu.Lock()
 	switch c.state {
 	case stateIdle:
@@ -176,6 +189,18 @@ func (c *Consumer) shutdown(req stopRequest) error {
 		}
 	}
 	c.mu.Unlock()
+	if req.drain {
+		select {
+		case <-c.done:
+		case <-req.ctx.Done():
+			c.mu.Lock()
+			if c.stopNow != nil {
+				c.stopNow(ErrShutdown)
+			}
+			c.mu.Unlock()
+			<-c.done
+		}
+	}
 	<-c.done
 	return c.Err()
 }
@@ -366,7 +391,10 @@ func (w *worker) run(ctx context.Context) error {
 			}
 		}
 	})
-	loops.Go(func() { w.syncLoop(shardsCtx, acquiring) })
+	// A shard sync is of no use once the consumer stops: the next owner does it again.
+	syncCtx, stopSync := context.WithCancel(shardsCtx)
+	defer stopSync()
+	loops.Go(func() { w.syncLoop(syncCtx, acquiring) })
 
 	var (
 		req    stopRequest
@@ -383,6 +411,7 @@ func (w *worker) run(ctx context.Context) error {
 	c.mu.Lock()
 	c.state = stateStopping
 	c.mu.Unlock()
+	stopSync()
 
 	if req.drain {
 		result = w.drain(req.ctx, &shards, acquiring, eventsDone, stopShards)
@@ -409,14 +438,6 @@ func (w *worker) run(ctx context.Context) error {
 // drain stops reading, lets the shards flush and waits for their final checkpoints.
 func (w *worker) drain(ctx context.Context, shards *sync.WaitGroup, acquiring chan struct{}, eventsDone <-chan struct{}, stopShards context.CancelCauseFunc) error {
 	c := w.c
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, c.cfg.ShutdownTimeout)
-		defer cancel()
-	}
 	w.coord.StopTaking() // leases taken now would only be released again
 	close(acquiring)
 	close(c.draining)
