@@ -33,8 +33,11 @@ type Batch struct {
 	Records []Record
 	// MillisBehindLatest is how far the read was behind the tip of the shard.
 	MillisBehindLatest int64
-	// ShardEnd marks the last batch of a shard closed by a reshard. Checkpointing it
-	// finishes the shard (SHARD_END), which lets its children start.
+	// ShardEnd marks the last batch of a shard closed by a reshard (over enhanced fan-out,
+	// an empty one). Once the reader has taken it, the shard is finished (SHARD_END, which
+	// lets its children start) as soon as every record is checkpointed: by checkpointing
+	// this batch, its last record, or with Shard.Checkpoint; or at once when the records
+	// before it were checkpointed already.
 	ShardEnd bool
 
 	shard *Shard

@@ -160,8 +160,9 @@ type Config struct {
 	// once every child has started.
 	KeepFinishedLeases bool
 	// AutoShardEnd writes SHARD_END as soon as the reader has taken a closed shard's last
-	// batch. By default it is written when the reader checkpoints that batch, so records
-	// taken but not processed when the process dies are read again.
+	// batch. By default it is written once the reader has taken it and checkpointed every
+	// record of the shard (with any checkpoint call), so records taken but not processed
+	// when the process dies are read again.
 	AutoShardEnd bool
 	// CorruptRecords says what to do with a corrupt KPL aggregate. Default: HaltShard.
 	CorruptRecords CorruptRecordPolicy
