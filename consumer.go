@@ -391,10 +391,9 @@ func (w *worker) run(ctx context.Context) error {
 			}
 		}
 	})
-	// A shard sync is of no use once the consumer stops: the next owner does it again.
-	syncCtx, stopSync := context.WithCancel(shardsCtx)
-	defer stopSync()
-	loops.Go(func() { w.syncLoop(syncCtx, acquiring) })
+	// A shard sync under way when a drain begins runs on until it ends or the drain's
+	// context does (shutdown then stops the shards, and with them the sync).
+	loops.Go(func() { w.syncLoop(shardsCtx, acquiring) })
 
 	var (
 		req    stopRequest
@@ -411,7 +410,6 @@ func (w *worker) run(ctx context.Context) error {
 	c.mu.Lock()
 	c.state = stateStopping
 	c.mu.Unlock()
-	stopSync()
 
 	if req.drain {
 		result = w.drain(req.ctx, &shards, acquiring, eventsDone, stopShards)

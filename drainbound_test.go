@@ -59,7 +59,10 @@ func TestDrainContextBoundsSetUpAndShardSync(t *testing.T) {
 		c := mustNew(t, cfg)
 		ctx := testenv.WithTimeout(t, time.Minute)
 		runConsumer(t, ctx, c)
-		shard := <-c.Shards()
+		shard, ok := <-c.Shards()
+		if !ok {
+			t.Fatalf("no shard: %v", c.Err())
+		}
 		go func() {
 			for range shard.Batches() {
 				_ = shard.Checkpoint(ctx)
