@@ -202,6 +202,8 @@ func (s *Shard) handOver(ctx context.Context, b Batch) error {
 			return nil
 		case <-s.hold: // a checkpoint learnt that b is not taken yet; look again
 		case <-expiry.C: // unless a renewal was answered meanwhile, the lease may be gone
+			// (A reader arriving at the very moment the timer fires may still win this
+			// select: at most that one batch, the inevitable race of an unbuffered send.)
 		case <-ctx.Done():
 		}
 	}
