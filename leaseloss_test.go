@@ -47,7 +47,10 @@ func TestNoBatchAfterCheckpointReportedLeaseLost(t *testing.T) {
 	c := mustNew(t, cfg)
 	ctx := testenv.WithTimeout(t, time.Minute)
 	runConsumer(t, ctx, c)
-	shard := <-c.Shards()
+	shard, ok := <-c.Shards()
+	if !ok {
+		t.Fatalf("the consumer ended without a shard: %v", c.Err())
+	}
 	first := <-shard.Batches()
 	// The consumer has the next batch ready (see TestShardCheckpointCoversWhatWasTaken).
 	if err := gets.Wait(ctx, 3); err != nil {

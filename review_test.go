@@ -42,7 +42,10 @@ func TestShardCheckpointCoversWhatWasTaken(t *testing.T) {
 	c := mustNew(t, cfg)
 	ctx := testenv.WithTimeout(t, time.Minute)
 	runErr := runConsumer(t, ctx, c)
-	shard := <-c.Shards()
+	shard, ok := <-c.Shards()
+	if !ok {
+		t.Fatalf("the consumer ended without a shard: %v", c.Err())
+	}
 	tbl, _ := leases.NewTable(env.DynamoDB, table)
 	for taken := range 4 {
 		if err := gets.Wait(ctx, taken+2); err != nil {

@@ -203,6 +203,9 @@ func TestShardHeldAtItsEndIsLoud(t *testing.T) {
 			break
 		}
 	}
+	if parent == nil {
+		t.Fatalf("the consumer ended without the parent shard: %v", c.Err())
+	}
 	var got []kcl.Batch
 	for b := range parent.Batches() { // take everything, checkpoint nothing
 		got = append(got, b)
@@ -259,6 +262,9 @@ func TestErrDoesNotWaitForShardEndWrite(t *testing.T) {
 			parent = s
 			break
 		}
+	}
+	if parent == nil {
+		t.Fatalf("the consumer ended without the parent shard: %v", c.Err())
 	}
 	var last kcl.Batch
 	for b := range parent.Batches() { // take everything, checkpoint nothing yet
