@@ -6,7 +6,7 @@ STATICCHECK_VERSION := v0.8.2
 # Generous for 2 cores; CI's whole run must stay under 20 minutes.
 TEST_TIMEOUT ?= 15m
 
-.PHONY: test test-short demo lint fuzz-smoke bench emulators-install mutate
+.PHONY: test test-short demo lint fuzz-smoke bench chaos emulators-install mutate
 
 ## test: every test, with the race detector, against kinesis-local and dynalite
 test:
@@ -45,6 +45,13 @@ mutate:
 ## bench: the package benchmarks against the local emulators
 bench:
 	scripts/emulators.sh run $(GO) test -run='^$$' -bench=. -benchmem ./...
+
+## chaos: the chaos suite's long mode by hand (the short mode is TestChaos in make test);
+## CHAOS_ARGS e.g. "-duration 1h -workers 5 -seed 42"
+CHAOS_ARGS ?= -duration 10m -workers 4
+chaos:
+	$(GO) build -race -o .cache/kcl-chaos ./cmd/kcl-chaos
+	scripts/emulators.sh run .cache/kcl-chaos $(CHAOS_ARGS)
 
 emulators-install:
 	scripts/emulators.sh install

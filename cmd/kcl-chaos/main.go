@@ -28,7 +28,7 @@ func main() {
 	seed := flag.Uint64("seed", 0, "seed of the fault schedule (0: random, printed)")
 	duration := flag.Duration("duration", 60*time.Second, "time of faults per retrieval mode")
 	workers := flag.Int("workers", 3, "worker processes")
-	shards := flag.Int("shards", 2, "shards at the start")
+	shards := flag.Int("shards", 4, "shards at the start")
 	rate := flag.Int("rate", 40, "user records per second")
 	failover := flag.Duration("failover", 3*time.Second, "the workers' lease failover time")
 	modes := flag.String("modes", "polling,efo", "retrieval modes, comma-separated: polling, efo")

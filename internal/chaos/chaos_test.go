@@ -29,7 +29,7 @@ func TestChaos(t *testing.T) {
 	opts := chaos.Options{
 		Duration:      60 * time.Second,
 		Workers:       3,
-		Shards:        2,
+		Shards:        4,
 		Rate:          40,
 		FailoverTime:  3 * time.Second,
 		Modes:         []string{"polling", "efo"},

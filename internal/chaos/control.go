@@ -35,6 +35,14 @@ type control struct {
 	mu    sync.Mutex
 	until map[string]int64
 	rng   *rand.Rand
+	ncut  int
+}
+
+// cuts is how many subscriptions the cut-efo fault cut.
+func (c *control) cuts() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ncut
 }
 
 func newControl(path string, rng *rand.Rand) *control {
@@ -59,6 +67,7 @@ func newControl(path string, rng *rand.Rand) *control {
 func (c *control) cutStream(call faults.Call, req *http.Request, next http.RoundTripper) (*http.Response, error) {
 	c.mu.Lock()
 	n := c.rng.IntN(4)
+	c.ncut++
 	c.mu.Unlock()
 	return faults.CutStream{AfterEvents: n, Err: faults.ConnReset(nil)}.Inject(call, req, next)
 }

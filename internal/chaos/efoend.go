@@ -27,6 +27,14 @@ type shardEnds struct {
 	mu       sync.Mutex
 	children map[string][]types.ChildShard // closed shard -> its children
 	live     map[string]map[*cuttableBody]struct{}
+	nEnded   int
+}
+
+// ended is how many subscriptions to closed shards were ended with their children.
+func (s *shardEnds) ended() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.nEnded
 }
 
 func newShardEnds(client *kinesis.Client, stream string) *shardEnds {
@@ -39,6 +47,7 @@ func (s *shardEnds) install(inj *faults.Injector) {
 		Fault: faults.FaultFunc(func(c faults.Call, req *http.Request, next http.RoundTripper) (*http.Response, error) {
 			s.mu.Lock()
 			children := s.children[c.Shard]
+			s.nEnded++
 			s.mu.Unlock()
 			return faults.EndShard{Children: children}.Inject(c, req, next)
 		})})

@@ -40,6 +40,8 @@ type event struct {
 	How        string `json:"how,omitempty"`
 	Goroutines int    `json:"goroutines,omitempty"`
 	Dump       string `json:"dump,omitempty"`
+	// Injected counts the SDK calls the worker's fault injector answered, by fault.
+	Injected map[string]int `json:"injected,omitempty"`
 }
 
 // Log events.

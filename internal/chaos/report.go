@@ -33,11 +33,11 @@ func (r *Report) Summary(w io.Writer) {
 	if !r.OK {
 		verdict = "FAIL"
 	}
-	fmt.Fprintf(w, "\n==== kcl chaos: %s  (seed %d, %s of faults per mode, %d workers", verdict, r.Seed, r.Duration, r.Workers)
+	broken := ""
 	if r.Broken != "" {
-		fmt.Fprintf(w, ", BROKEN worker: %s", r.Broken)
+		broken = ", BROKEN worker: " + r.Broken
 	}
-	fmt.Fprintln(w, ")")
+	fmt.Fprintf(w, "==== kcl chaos: %s  (seed %d, %s of faults per mode, %d workers%s)\n", verdict, r.Seed, r.Duration, r.Workers, broken)
 	for _, m := range r.Modes {
 		v := "ok"
 		if !m.OK {
@@ -45,6 +45,8 @@ func (r *Report) Summary(w io.Writer) {
 		}
 		fmt.Fprintf(w, "-- %s: %s in %s; %d worker processes, %d tenures, %d shards\n", m.Mode, v, m.Elapsed, m.Workers, m.Tenures, m.Shards)
 		fmt.Fprintf(w, "   faults applied: %s\n", formatFaults(m.FaultsApplied))
+		fmt.Fprintf(w, "   SDK calls faulted (workers that reported): %s\n", formatFaults(m.FaultsInjected))
+		fmt.Fprintf(w, "   lease handovers: %d\n", m.Handovers)
 		fmt.Fprintf(w, "   acknowledged %d user records (%d put errors retried), %d deliveries, %d checkpoints (%d failed)\n",
 			m.Acked, m.PutErrors, m.Deliveries, m.Checkpoints, m.CheckpointErrors)
 		row := func(name string, fs []Finding) {

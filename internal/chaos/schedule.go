@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 )
@@ -78,7 +80,7 @@ func (r *runner) apply(ctx context.Context, kind string) {
 	failover := r.opts.FailoverTime
 	switch kind {
 	case faultKill, faultStop, faultDrain, faultStall:
-		p := r.pickWorker()
+		p := r.pickWorker(ctx)
 		if p == nil {
 			r.logf("%s: no worker to pick", kind)
 			return
@@ -170,11 +172,13 @@ func (r *runner) event(kind, target string, until int64) {
 	_ = r.events.write(event{Ev: evFault, Kind: kind, Target: target, Until: until})
 }
 
-// pickWorker draws a running worker that is neither frozen nor on its way out.
-func (r *runner) pickWorker() *proc {
+// pickWorker draws a running worker that is neither frozen nor on its way out, one that
+// holds leases (as the lease table says) if there is any.
+func (r *runner) pickWorker(ctx context.Context) *proc {
+	owners := r.leaseOwners(ctx)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var ok []*proc
+	var ok, holding []*proc
 	for slot := range r.opts.Workers {
 		p := r.procs[slot]
 		if p == nil || p.exited() {
@@ -185,12 +189,40 @@ func (r *runner) pickWorker() *proc {
 		p.mu.Unlock()
 		if usable {
 			ok = append(ok, p)
+			if owners[p.cfg.ID] > 0 {
+				holding = append(holding, p)
+			}
 		}
+	}
+	if len(holding) > 0 {
+		ok = holding
 	}
 	if len(ok) == 0 {
 		return nil
 	}
 	return ok[r.rng.IntN(len(ok))]
+}
+
+// leaseOwners counts the leases each worker holds, read from the lease table with the
+// plain SDK (KCL's schema: leaseOwner); empty when the table cannot be read.
+func (r *runner) leaseOwners(ctx context.Context) map[string]int {
+	owners := map[string]int{}
+	in := &dynamodb.ScanInput{TableName: aws.String(r.table), ConsistentRead: aws.Bool(true)}
+	for {
+		out, err := r.env.DynamoDB.Scan(ctx, in)
+		if err != nil {
+			return owners
+		}
+		for _, item := range out.Items {
+			if v, ok := item["leaseOwner"].(*ddbtypes.AttributeValueMemberS); ok {
+				owners[v.Value]++
+			}
+		}
+		if len(out.LastEvaluatedKey) == 0 {
+			return owners
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
 }
 
 func (r *runner) setControl(id, kind string, until time.Time) {

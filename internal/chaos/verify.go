@@ -16,9 +16,13 @@ type ModeReport struct {
 	OK      bool   `json:"ok"`
 
 	FaultsApplied map[string]int `json:"faultsApplied"`
-	Workers       int            `json:"workerProcesses"`
-	Tenures       int            `json:"tenures"`
-	Shards        int            `json:"shards"`
+	// FaultsInjected sums what the workers that ended gracefully report their injectors did.
+	FaultsInjected map[string]int `json:"faultsInjected"`
+	// Handovers counts tenures that took a shard another tenure had delivered from before.
+	Handovers int `json:"handovers"`
+	Workers   int `json:"workerProcesses"`
+	Tenures   int `json:"tenures"`
+	Shards    int `json:"shards"`
 
 	Acked            int `json:"acked"`
 	PutErrors        int `json:"putErrors"`
@@ -99,6 +103,21 @@ func verify(d *runData, st *streamState, failover time.Duration) *ModeReport {
 	m.checkConcurrent(d, failover)
 	m.checkCheckpoints(d)
 	m.checkWorkers(d)
+	m.FaultsInjected = map[string]int{}
+	for _, c := range d.closed {
+		for k, v := range c.Injected {
+			if v > 0 {
+				m.FaultsInjected[k] += v
+			}
+		}
+	}
+	shardsSeen := map[string]bool{}
+	for _, ds := range sortedTenures(d) {
+		if shardsSeen[ds.Shard] {
+			m.Handovers++
+		}
+		shardsSeen[ds.Shard] = true
+	}
 	return m
 }
 
@@ -346,4 +365,14 @@ func firstLines(s string, n int) string {
 		lines = append(lines[:n], "...")
 	}
 	return strings.Join(lines, "\n")
+}
+
+// sortedTenures returns the tenures in the order they began.
+func sortedTenures(d *runData) []*tenure {
+	ts := make([]*tenure, 0, len(d.tenures))
+	for _, t := range d.tenures {
+		ts = append(ts, t)
+	}
+	sort.Slice(ts, func(i, j int) bool { return ts[i].Start < ts[j].Start })
+	return ts
 }

@@ -158,7 +158,14 @@ func runWorker(cfg workerConfig) error {
 	cancel()
 	bg.Wait()
 	n, dump := leftGoroutines()
-	e := event{Ev: evClosed, Worker: cfg.ID, How: how, Goroutines: n, Dump: dump}
+	e := event{Ev: evClosed, Worker: cfg.ID, How: how, Goroutines: n, Dump: dump, Injected: map[string]int{}}
+	for _, call := range ctl.inj.Log() {
+		if call.Injected && !strings.HasPrefix(call.Fault, "faults.FaultFunc") {
+			e.Injected[call.Op+": "+call.Fault]++
+		}
+	}
+	e.Injected["SubscribeToShard: cut"] = ctl.cuts()
+	e.Injected["SubscribeToShard: shard end"] = ends.ended()
 	if stopErr != nil {
 		e.Err = stopErr.Error()
 	}
