@@ -5,7 +5,8 @@
 //	scripts/emulators.sh run go run ./cmd/kcl-chaos -duration 1h -workers 5
 //
 // It prints a one-screen summary, writes report.json and every log under -dir, and exits 1
-// when anything the suite checks did not hold.
+// when anything the suite checks did not hold. -verify DIR judges a finished run again from
+// its files alone (the logs and the stream's final state saved in final-stream.json).
 package main
 
 import (
@@ -35,7 +36,20 @@ func main() {
 	dir := flag.String("dir", "", "where logs and report.json go (default: a new temporary directory)")
 	broken := flag.String("broken", os.Getenv(chaos.EnvBroken), "run a deliberately broken worker: drop, checkpoint-first")
 	debug := flag.Bool("debug", false, "log kcl at debug level into each worker's stderr file")
+	verifyDir := flag.String("verify", "", "only verify the finished run in this directory again, from its files")
 	flag.Parse()
+
+	if *verifyDir != "" {
+		rep, err := chaos.Verify(*verifyDir, os.Stdout)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		if !rep.OK {
+			os.Exit(1)
+		}
+		return
+	}
 
 	if *dir == "" {
 		d, err := os.MkdirTemp("", "kcl-chaos-")

@@ -159,6 +159,9 @@ func (r *runner) run(ctx context.Context) (*ModeReport, error) {
 	if err := r.waitActive(ctx); err != nil {
 		return nil, err
 	}
+	if err := writeJSON(filepath.Join(r.dir, "run.json"), runMeta{Mode: r.mode, Run: r.runID, Stream: r.stream, FailoverTime: r.opts.FailoverTime}); err != nil {
+		return nil, err
+	}
 	_ = r.events.write(event{Ev: evPhase, Kind: "start", Target: r.stream})
 	r.logf("stream %s, %d workers", r.stream, r.opts.Workers)
 
@@ -256,6 +259,9 @@ func (r *runner) run(ctx context.Context) (*ModeReport, error) {
 	final, err := readStream(ctx, kc, r.stream)
 	if err != nil {
 		return nil, fmt.Errorf("read the stream's final state: %w", err)
+	}
+	if err := final.save(filepath.Join(r.dir, "final-stream.json")); err != nil {
+		return nil, err
 	}
 	d, err := loadRun(r.dir)
 	if err != nil {

@@ -247,8 +247,9 @@ func (m *ModeReport) checkParents(d *runData, st *streamState) {
 	}
 }
 
-// checkConcurrent: two tenures of one shard deliver at once for no longer than the failover
-// time, not counting time either worker spent frozen by SIGSTOP.
+// checkConcurrent: once a new tenure of a shard has delivered, an older tenure delivers for
+// no longer than the failover time after that, not counting time its worker spent frozen
+// by SIGSTOP (a frozen worker cannot notice that it lost the lease).
 func (m *ModeReport) checkConcurrent(d *runData, failover time.Duration) {
 	frozen := map[string][][2]int64{}
 	var open = map[string]int64{}
@@ -276,24 +277,24 @@ func (m *ModeReport) checkConcurrent(d *runData, failover time.Duration) {
 		spans[s.shard] = append(spans[s.shard], s)
 	}
 	for shard, ss := range spans {
+		sort.Slice(ss, func(i, j int) bool { return ss[i].first < ss[j].first })
 		for i := range ss {
 			for j := i + 1; j < len(ss); j++ {
-				a, b := ss[i], ss[j]
-				from, to := max(a.first, b.first), min(a.last, b.last)
+				old, cur := ss[i], ss[j]
+				// The older owner kept delivering after the newer one began.
+				from, to := cur.first, old.last
 				if to <= from {
 					continue
 				}
 				overlap := to - from
-				for _, w := range []string{a.worker, b.worker} {
-					for _, fz := range frozen[w] {
-						lo, hi := max(from, fz[0]), min(to, fz[1])
-						if hi > lo {
-							overlap -= hi - lo
-						}
+				for _, fz := range frozen[old.worker] {
+					lo, hi := max(from, fz[0]), min(to, fz[1])
+					if hi > lo {
+						overlap -= hi - lo
 					}
 				}
 				if time.Duration(overlap) > failover {
-					m.ConcurrentDelivery = append(m.ConcurrentDelivery, Finding{What: fmt.Sprintf("%s: %s and %s both delivered for %v (failover %v)", shard, a.tenure, b.tenure, time.Duration(overlap).Round(time.Millisecond), failover)})
+					m.ConcurrentDelivery = append(m.ConcurrentDelivery, Finding{What: fmt.Sprintf("%s: %s kept delivering for %v after %s began (failover %v)", shard, old.tenure, time.Duration(overlap).Round(time.Millisecond), cur.tenure, failover)})
 				}
 			}
 		}
