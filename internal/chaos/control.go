@@ -36,6 +36,8 @@ type control struct {
 	until map[string]int64
 	rng   *rand.Rand
 	ncut  int
+	// onStart is called (outside the lock) when a fault's window opens.
+	onStart func(kind string)
 }
 
 // cuts is how many subscriptions the cut-efo fault cut.
@@ -120,12 +122,25 @@ func (c *control) load() {
 	if json.Unmarshal(b, &f) != nil {
 		return // the scheduler writes by rename, so this is not a half-written file
 	}
-	c.mu.Lock()
-	c.until = f.Until
-	if c.until == nil {
-		c.until = map[string]int64{}
+	if f.Until == nil {
+		f.Until = map[string]int64{}
 	}
+	now := time.Now().UnixNano()
+	var opened []string
+	c.mu.Lock()
+	for kind, until := range f.Until {
+		if until > now && until != c.until[kind] {
+			opened = append(opened, kind)
+		}
+	}
+	c.until = f.Until
+	onStart := c.onStart
 	c.mu.Unlock()
+	for _, kind := range opened {
+		if onStart != nil {
+			onStart(kind)
+		}
+	}
 }
 
 // writeControl replaces a worker's control file atomically.

@@ -82,6 +82,22 @@ func (s *shardEnds) track(c faults.Call, req *http.Request, next http.RoundTripp
 	return resp, nil
 }
 
+// cutAll cuts every open subscription with a connection reset, so that the consumer
+// resubscribes into whatever faults are on (a subscription lives for minutes otherwise).
+func (s *shardEnds) cutAll() {
+	s.mu.Lock()
+	var cut []*cuttableBody
+	for _, bs := range s.live {
+		for b := range bs {
+			cut = append(cut, b)
+		}
+	}
+	s.mu.Unlock()
+	for _, b := range cut {
+		b.doCut()
+	}
+}
+
 // poll lists the shards every second until ctx ends.
 func (s *shardEnds) poll(ctx context.Context) {
 	t := time.NewTicker(time.Second)

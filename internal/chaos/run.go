@@ -226,7 +226,7 @@ func (r *runner) run(ctx context.Context) (*ModeReport, error) {
 		}
 	}
 
-	// Shut the workers down: drain half, stop the other half.
+	// Shut the workers down: drain all but the last, stop that one.
 	_ = r.events.write(event{Ev: evPhase, Kind: "shutdown"})
 	r.mu.Lock()
 	var live []*proc
@@ -238,7 +238,7 @@ func (r *runner) run(ctx context.Context) (*ModeReport, error) {
 	var hung []string
 	for i, p := range live {
 		sig := syscall.SIGTERM
-		if i%2 == 1 {
+		if i == len(live)-1 {
 			sig = syscall.SIGINT
 		}
 		p.mu.Lock()

@@ -3,6 +3,7 @@ package chaos
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -79,6 +80,11 @@ func runWorker(cfg workerConfig) error {
 	ends := newShardEnds(env.Kinesis, cfg.Stream)
 	if !cfg.Polling {
 		ends.install(ctl.inj)
+		ctl.onStart = func(kind string) {
+			if kind == faultKinThrottle || kind == faultCutEFO {
+				ends.cutAll()
+			}
+		}
 	}
 	kc := env.NewKinesis(ctl.inj.Wrap)
 	ddb := env.NewDynamoDB(ctl.inj.Wrap)
@@ -191,6 +197,7 @@ func (r *reader) readShard(sh *kcl.Shard) {
 	_ = r.out.write(event{Ev: evTenure, Worker: r.cfg.ID, Tenure: tenure, Shard: sh.ID(), Parents: sh.Parents()})
 	ctx := context.Background()
 	sinceCkpt, batches := 0, 0
+	var last *kcl.Record // the last record delivered
 	for b := range sh.Batches() {
 		received := time.Now().UnixNano()
 		batches++
@@ -212,6 +219,9 @@ func (r *reader) readShard(sh *kcl.Shard) {
 				e.N = p.N
 			}
 			evs = append(evs, e)
+		}
+		if len(b.Records) > 0 {
+			last = &b.Records[len(b.Records)-1]
 		}
 		if len(evs) > 0 {
 			if err := r.out.write(evs...); err != nil {
@@ -239,6 +249,11 @@ func (r *reader) readShard(sh *kcl.Shard) {
 				}
 			}
 		}
+	}
+	// Draining: the channel delivered what the consumer held and closed; checkpoint the
+	// rest, as an application that checkpoints every N records does on the way out.
+	if errors.Is(sh.Err(), kcl.ErrShutdown) && last != nil && r.cfg.Broken == "" {
+		r.checkpointShard(ctx, tenure, sh, *last)
 	}
 	e := event{Ev: evTenureEnd, Worker: r.cfg.ID, Tenure: tenure, Shard: sh.ID()}
 	if err := sh.Err(); err != nil {
@@ -274,6 +289,16 @@ func isLibraryFrame(line string) bool {
 		}
 	}
 	return true
+}
+
+// checkpointShard logs a Shard.Checkpoint call, which covers everything delivered up to last.
+func (r *reader) checkpointShard(ctx context.Context, tenure string, sh *kcl.Shard, last kcl.Record) {
+	err := sh.Checkpoint(ctx)
+	e := event{Ev: evCkpt, Worker: r.cfg.ID, Tenure: tenure, Shard: sh.ID(), Seq: last.SequenceNumber, Sub: last.SubSequenceNumber, OK: err == nil}
+	if err != nil {
+		e.Err = err.Error()
+	}
+	_ = r.out.write(e)
 }
 
 // leftGoroutines counts the goroutines running kcl code (the harness's own packages
