@@ -102,7 +102,7 @@ func Verify(dir string, out io.Writer) (*Report, error) {
 			return nil, err
 		}
 		m := verify(d, st, meta.FailoverTime)
-		m.Mode, m.Run, m.Stream, m.Elapsed = meta.Mode, meta.Run, meta.Stream, "(re-verified)"
+		m.Mode, m.Run, m.Stream, m.Elapsed = meta.Mode, meta.Run, meta.Stream, "(re-verified from its files)"
 		m.finish()
 		rep.Modes = append(rep.Modes, m)
 		rep.OK = rep.OK && m.OK

@@ -120,7 +120,6 @@ type runner struct {
 	gens     map[int]int
 	control  map[string]controlFile // worker id -> its faults
 	inflight sync.WaitGroup
-	applied  map[string]int
 }
 
 func (r *runner) logf(format string, args ...any) {
@@ -138,7 +137,6 @@ func (r *runner) run(ctx context.Context) (*ModeReport, error) {
 	r.stream, r.table = r.app, r.app
 	r.gens = map[int]int{}
 	r.control = map[string]controlFile{}
-	r.applied = map[string]int{}
 	ev, err := createLog(filepath.Join(r.dir, "events.jsonl"))
 	if err != nil {
 		return nil, err
@@ -270,7 +268,6 @@ func (r *runner) run(ctx context.Context) (*ModeReport, error) {
 	mr := verify(d, final, r.opts.FailoverTime)
 	mr.Mode, mr.Run, mr.Stream = r.mode, r.runID, r.stream
 	mr.Hung = hung
-	mr.FaultsApplied = r.applied
 	mr.Elapsed = time.Since(start).Round(time.Second).String()
 	mr.finish()
 	return mr, nil

@@ -85,7 +85,6 @@ func (r *runner) apply(ctx context.Context, kind string) {
 			r.logf("%s: no worker to pick", kind)
 			return
 		}
-		r.note(kind)
 		switch kind {
 		case faultKill:
 			r.event(kind, p.cfg.ID, 0)
@@ -140,7 +139,6 @@ func (r *runner) apply(ctx context.Context, kind string) {
 		}
 	case faultDDBThrottle, faultDDBReset, faultKinThrottle, faultExpire, faultCutEFO:
 		until := time.Now().Add(max(2*failover, 3*time.Second))
-		r.note(kind)
 		r.event(kind, "all", until.UnixNano())
 		r.mu.Lock()
 		var ids []string
@@ -158,14 +156,7 @@ func (r *runner) apply(ctx context.Context, kind string) {
 			r.event(kind+"-failed", "", 0)
 			return
 		}
-		r.note(kind)
 	}
-}
-
-func (r *runner) note(kind string) {
-	r.mu.Lock()
-	r.applied[kind]++
-	r.mu.Unlock()
 }
 
 func (r *runner) event(kind, target string, until int64) {

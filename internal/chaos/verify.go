@@ -103,6 +103,15 @@ func verify(d *runData, st *streamState, failover time.Duration) *ModeReport {
 	m.checkConcurrent(d, failover)
 	m.checkCheckpoints(d)
 	m.checkWorkers(d)
+	m.FaultsApplied = map[string]int{}
+	for _, f := range d.faults {
+		switch {
+		case strings.HasSuffix(f.Kind, "-failed"): // a reshard the stream refused
+			m.FaultsApplied[strings.TrimSuffix(f.Kind, "-failed")]--
+		case f.Kind != "sigcont" && f.Kind != "drain-hung":
+			m.FaultsApplied[f.Kind]++
+		}
+	}
 	m.FaultsInjected = map[string]int{}
 	for _, c := range d.closed {
 		for k, v := range c.Injected {
