@@ -68,7 +68,9 @@ type checkpoint struct {
 type tenure struct {
 	ID, Worker, Shard string
 	Start             int64
-	Parents           []string
+	// End is when its channel closed; 0 when the worker died first.
+	End     int64
+	Parents []string
 }
 
 // runData is everything the logs of one mode say.
@@ -127,6 +129,10 @@ func loadRun(dir string) (*runData, error) {
 				d.workers = append(d.workers, e.Worker)
 			case evTenure:
 				d.tenures[e.Tenure] = &tenure{ID: e.Tenure, Worker: e.Worker, Shard: e.Shard, Start: e.T, Parents: e.Parents}
+			case evTenureEnd:
+				if t := d.tenures[e.Tenure]; t != nil {
+					t.End = e.T
+				}
 			case evRecord:
 				order++
 				p := pos{e.Shard, e.Seq, e.Sub}

@@ -256,9 +256,10 @@ func (m *ModeReport) checkParents(d *runData, st *streamState) {
 	}
 }
 
-// checkConcurrent: once a new tenure of a shard has delivered, an older tenure delivers for
-// no longer than the failover time after that, not counting time its worker spent frozen
-// by SIGSTOP (a frozen worker cannot notice that it lost the lease).
+// checkConcurrent: while a newer tenure of a shard holds it (from its first delivery until
+// its channel closed), an older tenure delivers for no longer than the failover time, not
+// counting time its worker spent frozen by SIGSTOP (a frozen worker cannot notice that it
+// lost the lease).
 func (m *ModeReport) checkConcurrent(d *runData, failover time.Duration) {
 	frozen := map[string][][2]int64{}
 	var open = map[string]int64{}
@@ -275,13 +276,17 @@ func (m *ModeReport) checkConcurrent(d *runData, failover time.Duration) {
 	}
 	type span struct {
 		tenure, worker, shard string
-		first, last           int64
+		first, last, end      int64
 	}
 	spans := map[string][]span{}
 	for ten, ds := range byTenure(d) {
 		s := span{tenure: ten, worker: ds[0].Worker, shard: ds[0].Shard, first: ds[0].T, last: ds[0].T}
 		for _, dl := range ds {
 			s.first, s.last = min(s.first, dl.T), max(s.last, dl.T)
+		}
+		s.end = s.last
+		if t := d.tenures[ten]; t != nil && t.End > s.end {
+			s.end = t.End
 		}
 		spans[s.shard] = append(spans[s.shard], s)
 	}
@@ -290,8 +295,8 @@ func (m *ModeReport) checkConcurrent(d *runData, failover time.Duration) {
 		for i := range ss {
 			for j := i + 1; j < len(ss); j++ {
 				old, cur := ss[i], ss[j]
-				// The older owner kept delivering after the newer one began.
-				from, to := cur.first, old.last
+				// The older owner kept delivering while the newer one held the shard.
+				from, to := cur.first, min(old.last, cur.end)
 				if to <= from {
 					continue
 				}
@@ -303,7 +308,7 @@ func (m *ModeReport) checkConcurrent(d *runData, failover time.Duration) {
 					}
 				}
 				if time.Duration(overlap) > failover {
-					m.ConcurrentDelivery = append(m.ConcurrentDelivery, Finding{What: fmt.Sprintf("%s: %s kept delivering for %v after %s began (failover %v)", shard, old.tenure, time.Duration(overlap).Round(time.Millisecond), cur.tenure, failover)})
+					m.ConcurrentDelivery = append(m.ConcurrentDelivery, Finding{What: fmt.Sprintf("%s: %s kept delivering for %v while %s held the shard (failover %v)", shard, old.tenure, time.Duration(overlap).Round(time.Millisecond), cur.tenure, failover)})
 				}
 			}
 		}

@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -72,6 +73,7 @@ func base() *fixture {
 	f.tenure("B/s0", "B", "s0", 10*sec)
 	f.deliver("B/s0", "s0", "3", 2, 11*sec)
 	f.deliver("B/s0", "s0", "4", 3, 11*sec)
+	f.d.tenures["B/s0"].End = 30 * sec
 	return f
 }
 
@@ -100,6 +102,17 @@ func TestVerify(t *testing.T) {
 		"two owners at once past the failover time": {
 			func(f *fixture) { f.deliver("A/s0", "s0", "4", 3, 16*sec) },
 			func(m *ModeReport) bool { return !m.OK && len(m.ConcurrentDelivery) == 1 },
+		},
+		"an old owner delivering long after a brief interloper lost the lease": {
+			func(f *fixture) {
+				// C took the lease at the start and lost it to A at once, after one
+				// delivery; A then delivers for 2 s, past this case's 1 s failover.
+				f.worker("C")
+				f.tenure("C/s0", "C", "s0", 1*sec)
+				f.deliver("C/s0", "s0", "1", 0, 2*sec+1)
+				f.d.tenures["C/s0"].End = 2*sec + 2
+			},
+			func(m *ModeReport) bool { return m.OK && len(m.ConcurrentDelivery) == 0 },
 		},
 		"two owners at once, one of them frozen by SIGSTOP": {
 			func(f *fixture) {
@@ -149,7 +162,11 @@ func TestVerify(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			f := base()
 			tc.change(f)
-			m := verify(f.d, f.st, failover)
+			fo := failover
+			if strings.Contains(name, "interloper") {
+				fo = time.Second
+			}
+			m := verify(f.d, f.st, fo)
 			m.finish()
 			if !tc.check(m) {
 				t.Errorf("report: ok=%v lost=%v dup=%+v unexplained=%v order=%v parents=%v concurrent=%v regress=%v goroutines=%v workers=%v payloads=%v",
