@@ -14,6 +14,9 @@ type event struct {
 	Ev string `json:"ev"`
 	// T is when it happened, Unix nanoseconds (every process runs on one machine's clock).
 	T int64 `json:"t"`
+	// T0 is when a checkpoint call began (T is when it returned): the write took effect
+	// somewhere in between.
+	T0 int64 `json:"t0,omitempty"`
 
 	Worker string `json:"w,omitempty"`
 	Tenure string `json:"ten,omitempty"`

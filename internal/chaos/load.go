@@ -57,7 +57,7 @@ type delivery struct {
 
 type checkpoint struct {
 	pos
-	T      int64
+	T0, T  int64 // the call began, returned
 	Worker string
 	Tenure string
 	End    bool
@@ -139,7 +139,7 @@ func loadRun(dir string) (*runData, error) {
 				d.deliveries = append(d.deliveries, delivery{pos: p, T: e.T, Worker: e.Worker, Tenure: e.Tenure, N: e.N, Bad: e.Bad, order: order})
 				d.delivered[p] = true
 			case evCkpt:
-				d.ckpts = append(d.ckpts, checkpoint{pos: pos{e.Shard, e.Seq, e.Sub}, T: e.T, Worker: e.Worker, Tenure: e.Tenure, End: e.End, OK: e.OK, Err: e.Err})
+				d.ckpts = append(d.ckpts, checkpoint{pos: pos{e.Shard, e.Seq, e.Sub}, T0: e.T0, T: e.T, Worker: e.Worker, Tenure: e.Tenure, End: e.End, OK: e.OK, Err: e.Err})
 			case evClosed:
 				d.closed[e.Worker] = e
 			}

@@ -315,26 +315,42 @@ func (m *ModeReport) checkConcurrent(d *runData, failover time.Duration) {
 	}
 }
 
-// checkCheckpoints: a successful checkpoint never goes below an earlier successful one of
-// the same shard, and nothing is checkpointed after SHARD_END (what the fence guarantees).
+// checkCheckpoints: a successful checkpoint call that began after another successful one
+// had returned never stores a lower position, and none succeeds after SHARD_END returned
+// (what the fence guarantees). A call's write takes effect between its start and its
+// return, and a frozen worker returns late, so only calls ordered that way are compared.
 func (m *ModeReport) checkCheckpoints(d *runData) {
-	cs := append([]checkpoint(nil), d.ckpts...)
-	sort.SliceStable(cs, func(i, j int) bool { return cs[i].T < cs[j].T })
-	best := map[string]checkpoint{}
-	for _, c := range cs {
-		if !c.OK {
-			continue
+	byShard := map[string][]checkpoint{}
+	for _, c := range d.ckpts {
+		if c.OK {
+			byShard[c.Shard] = append(byShard[c.Shard], c)
 		}
-		prev, ok := best[c.Shard]
-		switch {
-		case !ok:
-		case prev.End && !c.End:
-			m.CheckpointRegressions = append(m.CheckpointRegressions, Finding{What: fmt.Sprintf("%s checkpointed %s/%d after %s finished the shard", c.Tenure, c.Seq, c.Sub, prev.Tenure), Pos: ptr(c.pos)})
-		case !prev.End && !c.End && cmpPos(c.pos, prev.pos) < 0:
-			m.CheckpointRegressions = append(m.CheckpointRegressions, Finding{What: fmt.Sprintf("%s checkpointed %s/%d below %s's %s/%d", c.Tenure, c.Seq, c.Sub, prev.Tenure, prev.Seq, prev.Sub), Pos: ptr(c.pos)})
-		}
-		if !ok || c.End || (!prev.End && cmpPos(c.pos, prev.pos) > 0) {
-			best[c.Shard] = c
+	}
+	for _, cs := range byShard {
+		sort.SliceStable(cs, func(i, j int) bool { return cs[i].T < cs[j].T })
+		for i, c := range cs {
+			start := c.T0
+			if start == 0 {
+				start = c.T
+			}
+			// The highest checkpoint that had returned before c began.
+			var best *checkpoint
+			for j := range cs[:i] {
+				p := &cs[j]
+				if p.T >= start {
+					continue
+				}
+				if best == nil || p.End || (!best.End && cmpPos(p.pos, best.pos) > 0) {
+					best = p
+				}
+			}
+			switch {
+			case best == nil:
+			case best.End && !c.End:
+				m.CheckpointRegressions = append(m.CheckpointRegressions, Finding{What: fmt.Sprintf("%s checkpointed %s/%d after %s finished the shard", c.Tenure, c.Seq, c.Sub, best.Tenure), Pos: ptr(c.pos)})
+			case !best.End && !c.End && cmpPos(c.pos, best.pos) < 0:
+				m.CheckpointRegressions = append(m.CheckpointRegressions, Finding{What: fmt.Sprintf("%s checkpointed %s/%d below %s's %s/%d", c.Tenure, c.Seq, c.Sub, best.Tenure, best.Seq, best.Sub), Pos: ptr(c.pos)})
+			}
 		}
 	}
 }

@@ -203,11 +203,11 @@ func (r *reader) readShard(sh *kcl.Shard) {
 		batches++
 		r.ctl.stallIfAsked()
 		if r.cfg.Broken == "checkpoint-first" && len(b.Records) > 0 {
-			r.checkpoint(ctx, tenure, b, b.Checkpoint(ctx), len(b.Records)-1)
+			r.checkpoint(tenure, b, len(b.Records)-1, func() error { return b.Checkpoint(ctx) })
 			time.Sleep(150 * time.Millisecond) // the "processing" a SIGKILL interrupts
 		}
 		if r.cfg.Broken == "drop" && batches%20 == 0 && len(b.Records) > 0 {
-			r.checkpoint(ctx, tenure, b, b.Checkpoint(ctx), len(b.Records)-1)
+			r.checkpoint(tenure, b, len(b.Records)-1, func() error { return b.Checkpoint(ctx) })
 			continue
 		}
 		evs := make([]event, 0, len(b.Records))
@@ -238,14 +238,14 @@ func (r *reader) readShard(sh *kcl.Shard) {
 		switch {
 		case b.ShardEnd || r.cfg.CheckpointEvery == 0:
 			if len(b.Records) > 0 || b.ShardEnd {
-				r.checkpoint(ctx, tenure, b, b.Checkpoint(ctx), len(b.Records)-1)
+				r.checkpoint(tenure, b, len(b.Records)-1, func() error { return b.Checkpoint(ctx) })
 			}
 		default:
 			for i, rec := range b.Records {
 				sinceCkpt++
 				if sinceCkpt >= r.cfg.CheckpointEvery {
 					sinceCkpt = 0
-					r.checkpoint(ctx, tenure, b, b.CheckpointAt(ctx, rec), i)
+					r.checkpoint(tenure, b, i, func() error { return b.CheckpointAt(ctx, rec) })
 				}
 			}
 		}
@@ -262,10 +262,12 @@ func (r *reader) readShard(sh *kcl.Shard) {
 	_ = r.out.write(e)
 }
 
-// checkpoint logs a checkpoint call's result; at is the index of the batch's record it
+// checkpoint makes a checkpoint call and logs it; at is the index of the batch's record it
 // covers (-1 for an empty batch).
-func (r *reader) checkpoint(_ context.Context, tenure string, b kcl.Batch, err error, at int) {
-	e := event{Ev: evCkpt, Worker: r.cfg.ID, Tenure: tenure, Shard: b.ShardID, End: b.ShardEnd && at == len(b.Records)-1, OK: err == nil}
+func (r *reader) checkpoint(tenure string, b kcl.Batch, at int, call func() error) {
+	start := time.Now().UnixNano()
+	err := call()
+	e := event{Ev: evCkpt, T0: start, Worker: r.cfg.ID, Tenure: tenure, Shard: b.ShardID, End: b.ShardEnd && at == len(b.Records)-1, OK: err == nil}
 	if at >= 0 {
 		e.Seq, e.Sub = b.Records[at].SequenceNumber, b.Records[at].SubSequenceNumber
 	}
@@ -293,8 +295,9 @@ func isLibraryFrame(line string) bool {
 
 // checkpointShard logs a Shard.Checkpoint call, which covers everything delivered up to last.
 func (r *reader) checkpointShard(ctx context.Context, tenure string, sh *kcl.Shard, last kcl.Record) {
+	start := time.Now().UnixNano()
 	err := sh.Checkpoint(ctx)
-	e := event{Ev: evCkpt, Worker: r.cfg.ID, Tenure: tenure, Shard: sh.ID(), Seq: last.SequenceNumber, Sub: last.SubSequenceNumber, OK: err == nil}
+	e := event{Ev: evCkpt, T0: start, Worker: r.cfg.ID, Tenure: tenure, Shard: sh.ID(), Seq: last.SequenceNumber, Sub: last.SubSequenceNumber, OK: err == nil}
 	if err != nil {
 		e.Err = err.Error()
 	}
