@@ -277,8 +277,9 @@ func (r *reader) checkpoint(tenure string, b kcl.Batch, at int, call func() erro
 	_ = r.out.write(e)
 }
 
-// harness are the packages of this test harness, whose goroutines are not kcl's.
-var harness = []string{"kcl/internal/chaos", "kcl/internal/faults", "kcl/internal/testenv", "kcl/internal/efoshim", "kcl/cmd/"}
+// harness are the packages of this test harness (kcltest only for its emulator clients),
+// whose goroutines are not the consumer's.
+var harness = []string{"kcl/internal/chaos", "kcl/internal/faults", "kcl/internal/testenv", "kcl/kcltest", "kcl/cmd/"}
 
 // isLibraryFrame reports whether a line of a goroutine dump is in kcl's own code.
 func isLibraryFrame(line string) bool {
