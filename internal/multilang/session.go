@@ -111,10 +111,28 @@ func (s *session) batch(ctx context.Context, b kcl.Batch) error {
 		if s.shard.Context().Err() != nil {
 			return nil // lease lost or stopping: the next owner ends the shard
 		}
+		if len(s.pending) == 0 && s.finishedByConsumer(ctx) {
+			s.log.Info("shard finished: the child had checkpointed every record, so kcl wrote SHARD_END although the child did not checkpoint the end")
+			s.stopChild()
+			return nil
+		}
 		// KCL refuses this too: the children of the shard cannot start until it is finished.
 		if err := s.failed(ctx, fmt.Errorf("child answered %s without checkpointing the end of the shard; its child shards cannot start until it does", end.action)); err != nil {
 			return err
 		}
+	}
+}
+
+// finishedByConsumer waits for kcl to finish the shard on its own, which it does once the
+// ShardEnd batch was taken and every record delivered is checkpointed, whoever checkpointed
+// it: the channel then closes with ErrShardEnded. Only called when nothing is pending, so
+// the wait ends with the SHARD_END write (or the lease's loss, or the daemon's stop).
+func (s *session) finishedByConsumer(ctx context.Context) bool {
+	select {
+	case _, open := <-s.shard.Batches():
+		return !open && errors.Is(s.shard.Err(), kcl.ErrShardEnded)
+	case <-ctx.Done():
+		return false
 	}
 }
 
