@@ -60,6 +60,9 @@ func (d *delivery) loop(shardCtx, readCtx context.Context, rd shardReader) (end,
 			}
 			continue
 		}
+		if dec := d.w.c.cfg.Decoder; dec != nil && len(records) > 0 {
+			dec.DecodeRecords(shardCtx, shard.stream, shard.id, records)
+		}
 		batch := Batch{
 			Stream: shard.stream, ShardID: shard.id, Records: records,
 			MillisBehindLatest: rb.MillisBehindLatest, ShardEnd: rb.ShardEnd, shard: shard,

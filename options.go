@@ -179,6 +179,10 @@ type Config struct {
 	PollingOptions []polling.Option
 	EFOOptions     []efo.Option
 
+	// Decoder, when set, decodes each batch's records before delivery (see RecordDecoder;
+	// glue.NewDecoder makes one for Glue Schema Registry records). Default: none.
+	Decoder RecordDecoder
+
 	// Logger receives the consumer's logs. Default: discarded.
 	Logger *slog.Logger
 	// Metrics receives measurements. Default: none.

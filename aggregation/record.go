@@ -41,6 +41,9 @@ type UserRecord struct {
 	// Deaggregator never sets it (it returns a *CorruptError instead); a consumer told to
 	// deliver corrupt aggregates does.
 	Corrupt bool
+	// Decoded is what a record decoder made of Data before delivery (kcl.Config.Decoder,
+	// for example package glue's *Message), nil when none ran. Deaggregation never sets it.
+	Decoded any
 }
 
 // HashKey returns the hash key Kinesis routes the user record by: its explicit hash key
