@@ -31,8 +31,8 @@ type Decoder struct {
 
 // counters back Stats.
 type counters struct {
-	cacheHits, cacheMisses, registryCalls, registryFailures, refreshFailures atomic.Int64
-	decoded, decodeErrors, passedThrough                                     atomic.Int64
+	cacheHits, cacheMisses, coalesced, registryCalls, registryFailures, refreshFailures atomic.Int64
+	decoded, decodeErrors, passedThrough                                                atomic.Int64
 }
 
 // Stats counts what a Decoder did since it was made.
@@ -40,6 +40,9 @@ type Stats struct {
 	// CacheHits and CacheMisses count schema look-ups; a miss starts a registry call
 	// unless one for the same id is in flight.
 	CacheHits, CacheMisses int64
+	// Coalesced counts look-ups that waited for a fetch of the same id already in
+	// flight instead of calling the registry themselves.
+	Coalesced int64
 	// RegistryCalls counts GetSchemaVersion calls (first fetches and refreshes);
 	// RegistryFailures those that failed, RefreshFailures the failed refreshes among
 	// them (the old schema kept serving).
@@ -84,7 +87,7 @@ func (d *Decoder) Close() error {
 func (d *Decoder) Stats() Stats {
 	s := &d.stats
 	return Stats{
-		CacheHits: s.cacheHits.Load(), CacheMisses: s.cacheMisses.Load(),
+		CacheHits: s.cacheHits.Load(), CacheMisses: s.cacheMisses.Load(), Coalesced: s.coalesced.Load(),
 		RegistryCalls: s.registryCalls.Load(), RegistryFailures: s.registryFailures.Load(),
 		RefreshFailures: s.refreshFailures.Load(),
 		Decoded:         s.decoded.Load(), DecodeErrors: s.decodeErrors.Load(), PassedThrough: s.passedThrough.Load(),
@@ -262,7 +265,7 @@ func (e *RecordError) Unwrap() error { return e.Err }
 // the consumer calls (kcl.Config.Decoder) for every batch before delivering it.
 func (d *Decoder) DecodeRecords(ctx context.Context, stream, shardID string, records []aggregation.UserRecord) {
 	var msgs []Message // one allocation for the batch's messages, made at the first framed record
-	failed := 0
+	decoded, failed := 0, 0
 	var firstErr error
 	for i := range records {
 		r := &records[i]
@@ -280,13 +283,12 @@ func (d *Decoder) DecodeRecords(ctx context.Context, stream, shardID string, rec
 			if firstErr == nil {
 				firstErr = m.Err
 			}
+		} else {
+			decoded++
 		}
 		r.Decoded = m
 	}
-	decoded := int64(len(msgs)) - int64(failed)
-	if msgs != nil {
-		d.stats.decoded.Add(decoded)
-	}
+	d.stats.decoded.Add(int64(decoded))
 	if failed > 0 {
 		d.stats.decodeErrors.Add(int64(failed))
 		if ctx.Err() == nil {

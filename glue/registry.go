@@ -113,6 +113,7 @@ func (c *schemaCache) get(ctx context.Context, id SchemaVersionID) (*Schema, err
 			c.remove(e) // a failure that expired: ask again
 			e = nil
 		default: // the first fetch is in flight: wait for it
+			c.stats.coalesced.Add(1)
 		}
 	}
 	if e == nil {
