@@ -103,6 +103,7 @@ func TestDecodeErrors(t *testing.T) {
 	reg.add(idA, "AVRO", userSchema)
 	reg.add(idB, "JSON", jsonSchema)
 	reg.add(idC, "PROTOBUF", tsProto)
+	reg.add(idD, "AVRO", `{"type":"array","items":"long"}`)
 	d, err := NewDecoder(reg.client(1), WithMaxPayloadSize(1<<20))
 	if err != nil {
 		t.Fatal(err)
@@ -125,6 +126,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"protobuf no index", frameOf(t, idC, CompressionNone, nil), ErrCorruptPayload},
 		{"protobuf index out of range", frameOf(t, idC, CompressionNone, []byte{1}), ErrCorruptPayload},
 		{"protobuf bad message", frameOf(t, idC, CompressionNone, []byte{0, 0x0a, 0x05}), ErrCorruptPayload},
+		{"avro array count past the payload", frameOf(t, idD, CompressionNone, protowire.AppendVarint(nil, uint64(1<<40)<<1)), ErrCorruptPayload},
 		{"unknown schema", frameOf(t, "44444444-4444-4444-8444-444444444444", CompressionNone, []byte("{}")), ErrSchemaNotFound},
 		{"not framed", []byte("plain text record"), ErrNotFramed},
 		{"unknown compression", append([]byte{3, 7}, frameOf(t, idA, CompressionNone, nil)[2:]...), ErrUnknownCompression},

@@ -64,8 +64,10 @@ func NewDecoder(api GetSchemaVersionAPI, opts ...Option) (*Decoder, error) {
 		}
 	}
 	d := &Decoder{
-		cfg:  cfg,
-		avro: avro.Config{MaxByteSliceSize: cfg.maxPayload}.Freeze(),
+		cfg: cfg,
+		// Bounds on what a length or block count in a payload may make the Avro
+		// decoder allocate: hamba's default for arrays is the whole heap.
+		avro: avro.Config{MaxByteSliceSize: cfg.maxPayload, MaxSliceAllocSize: cfg.maxPayload}.Freeze(),
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	d.cache = &schemaCache{

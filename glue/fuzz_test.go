@@ -91,7 +91,7 @@ const fuzzAvroSchema = `{"type":"record","name":"R","fields":[
  {"name":"e","type":{"type":"enum","name":"E","symbols":["X","Y"]}},{"name":"f","type":{"type":"fixed","name":"F","size":4}}]}`
 
 func FuzzDecodeAvro(f *testing.F) {
-	fuzzPayload(f, Avro, fuzzAvroSchema, []byte{2, 'a', 2, 4, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 'x', 'y', 'z', 'w'}, []byte{0xff, 0xff, 0xff, 0xff, 0x0f})
+	fuzzPayload(f, Avro, fuzzAvroSchema, []byte{2, 'a', 2, 4, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 'x', 'y', 'z', 'w'}, []byte{0xff, 0xff, 0xff, 0xff, 0x0f}, []byte{0, 0, 0, 0, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x04})
 }
 
 func FuzzDecodeJSON(f *testing.F) {

@@ -172,7 +172,7 @@ func (c *schemaCache) fetch(e *cacheEntry, refresh bool) {
 		e.schema, e.fetched = s, now
 	}
 	c.mu.Unlock()
-	if err != nil {
+	if err != nil && c.ctx.Err() == nil { // not the Decoder closing
 		c.stats.registryFailures.Add(1)
 		if refresh {
 			c.stats.refreshFailures.Add(1)
