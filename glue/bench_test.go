@@ -161,7 +161,7 @@ func BenchmarkCacheHit(b *testing.B) {
 }
 
 // BenchmarkConsumer is the consumer's throughput on kinesis-local with decoding off and on:
-// each iteration puts 10,000 1-KiB Avro records into a fresh one-shard stream and reads them
+// each iteration puts 2,000 1-KiB Avro records into a fresh one-shard stream and reads them
 // all with polling; records/s counts from the shard's lease taken to the last record. It needs the emulators, and measures them too: compare the two, not the
 // absolute figures.
 func BenchmarkConsumer(b *testing.B) {
@@ -169,7 +169,7 @@ func BenchmarkConsumer(b *testing.B) {
 		b.Skip("needs the emulators")
 	}
 	payloads, _ := benchPayloads(b)
-	const n = 10000
+	const n = 2000
 	records := make([]testenv.Record, n)
 	for i := range records {
 		records[i] = testenv.Record{PartitionKey: fmt.Sprint(i), Data: payloads["avro/1KiB"]}

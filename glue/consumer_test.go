@@ -99,13 +99,22 @@ func TestConsumerDecodes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(testenv.WithTimeout(t, 2*time.Minute))
-	defer cancel()
+	ctx := testenv.WithTimeout(t, 2*time.Minute)
 	var (
 		mu   sync.Mutex
 		seen = map[string][]string{}
 		n    int
+		all  = make(chan struct{})
 	)
+	// Drain once everything arrived: Process then returns nil.
+	drained := make(chan error, 1)
+	go func() {
+		select {
+		case <-all:
+		case <-ctx.Done():
+		}
+		drained <- c.Drain(ctx)
+	}()
 	err = c.Process(ctx, func(ctx context.Context, b kcl.Batch) error {
 		mu.Lock()
 		defer mu.Unlock()
@@ -113,13 +122,16 @@ func TestConsumerDecodes(t *testing.T) {
 			seen[b.ShardID] = append(seen[b.ShardID], r.SequenceNumber)
 			check[r.SequenceNumber](t, r)
 			if n++; n == len(puts) {
-				cancel()
+				close(all)
 			}
 		}
 		return nil
 	})
-	if err != nil && !errors.Is(err, context.Canceled) {
+	if err != nil {
 		t.Fatalf("Process: %v", err)
+	}
+	if err := <-drained; err != nil {
+		t.Fatalf("Drain: %v", err)
 	}
 	for shard, ps := range testenv.ByShard(puts) {
 		if len(seen[shard]) != len(ps) {
