@@ -223,9 +223,12 @@ func TestDecodeRecordsAndAs(t *testing.T) {
 
 	strict, _ := NewDecoder(reg.client(1), Strict())
 	defer strict.Close()
-	recs = []aggregation.UserRecord{{SequenceNumber: "9", Data: []byte("not framed")}}
+	recs = []aggregation.UserRecord{{SequenceNumber: "9", Data: []byte("not framed")}, {SequenceNumber: "10", Data: []byte{0xf3, 0x89, 0x9a, 0xc2}, Corrupt: true}}
 	strict.DecodeRecords(t.Context(), "s", "shardId-0", recs)
-	if _, err := As[user](recs[0]); !errors.Is(err, ErrNotFramed) || !errors.As(err, &re) {
-		t.Errorf("strict: %v", err)
+	if m, ok := From(recs[0]); !ok || !errors.Is(m.Err, ErrNotFramed) || !errors.As(m.Err, &re) {
+		t.Errorf("strict: %v", m)
+	}
+	if recs[1].Decoded != nil {
+		t.Errorf("a corrupt aggregate got %v", recs[1].Decoded)
 	}
 }

@@ -263,7 +263,8 @@ func (e *RecordError) Unwrap() error { return e.Err }
 
 // DecodeRecords decodes records in place, on the caller's goroutine, setting each framed
 // record's Decoded to its *Message (with Err set when it did not decode). Records without
-// the registry's header stay as they are, unless the Decoder is Strict. It is the hook
+// the registry's header stay as they are, unless the Decoder is Strict; records marked
+// Corrupt (a KPL aggregate delivered whole) always do. It is the hook
 // the consumer calls (kcl.Config.Decoder) for every batch before delivering it.
 func (d *Decoder) DecodeRecords(ctx context.Context, stream, shardID string, records []aggregation.UserRecord) {
 	var msgs []Message // one allocation for the batch's messages, made at the first framed record
@@ -271,7 +272,9 @@ func (d *Decoder) DecodeRecords(ctx context.Context, stream, shardID string, rec
 	var firstErr error
 	for i := range records {
 		r := &records[i]
-		if !d.cfg.strict && !framed(r.Data) {
+		// A corrupt KPL aggregate the consumer delivers whole is no frame of the
+		// serializer's, strict or not.
+		if r.Corrupt || !d.cfg.strict && !framed(r.Data) {
 			d.stats.passedThrough.Add(1)
 			continue
 		}
