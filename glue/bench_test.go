@@ -186,6 +186,8 @@ func BenchmarkConsumer(b *testing.B) {
 					App: testenv.UniqueName(b, "bench"), Stream: stream.Name, Kinesis: env.Kinesis, DynamoDB: env.DynamoDB,
 					LeaseTable: env.LeaseTable(b), InitialPosition: kcl.TrimHorizon, Retrieval: kcl.Polling,
 				}
+				lease := &leaseClock{}
+				cfg.Metrics = lease
 				var dec *Decoder
 				if mode == "on" {
 					var err error
@@ -203,8 +205,6 @@ func BenchmarkConsumer(b *testing.B) {
 				var once sync.Once
 				all := make(chan struct{})
 				seen := 0
-				lease := &leaseClock{}
-				cfg.Metrics = lease
 				b.StartTimer()
 				// Drain, not a cancelled context, ends the run: calls cut off mid-request
 				// can crash dynalite.
