@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/kclgo/kcl"
@@ -121,11 +122,24 @@ func (d *Daemon) Run(ctx context.Context) error {
 	// Sessions stop restarting children when the daemon stops hard.
 	sessionCtx, stopSessions := context.WithCancelCause(context.WithoutCancel(ctx))
 	defer stopSessions(nil)
+	// live counts sessions not yet returned; idle is poked when it drops to zero, so a
+	// shutdown ends as soon as every child has had its say.
+	var live atomic.Int64
+	idle := make(chan struct{}, 1)
 	var loops sync.WaitGroup
 	loops.Go(func() { runDone <- d.consumer.Run(context.WithoutCancel(ctx)) })
 	loops.Go(func() {
 		for shard := range d.consumer.Shards() {
+			live.Add(1)
 			sessions.Go(func() {
+				defer func() {
+					if live.Add(-1) == 0 {
+						select {
+						case idle <- struct{}{}:
+						default:
+						}
+					}
+				}()
 				s := &session{d: d, shard: shard, log: d.log.With(slog.String("shard", shard.ID()))}
 				if err := s.run(sessionCtx); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, kcl.ErrShutdown) {
 					select {
@@ -144,13 +158,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	select {
 	case <-ctx.Done():
 		d.log.Info("shutting down: shutdownRequested to every child, then leases released", slog.Duration("checkpoint window", d.cfg.ShutdownGrace))
-		drainCtx, cancel := context.WithTimeout(context.Background(), d.cfg.ShutdownGrace)
-		if err := d.consumer.Drain(drainCtx); err != nil {
-			d.log.Warn("shutdown", slog.Any("error", err))
-		}
-		cancel()
-		// Children still busy after the window are stopped.
-		stopSessions(kcl.ErrShutdown)
+		d.shutdown(&live, idle, &loops, &sessions, stopSessions)
 	case err := <-fatal:
 		d.log.Error("stopping: a record processor keeps failing; leases are released for other workers", slog.Any("error", err))
 		result = err
@@ -170,6 +178,49 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	d.log.Info("stopped")
 	return result
+}
+
+// shutdown drains the consumer within ShutdownGrace. Each session, seeing its channel
+// closed, sends shutdownRequested, answers the child's last checkpoints, then sends
+// leaseLost; once every session has returned, nothing more can be checkpointed, so the
+// drain is cut short there and the leases are released at once instead of at the end of
+// the window (a child that does not checkpoint on shutdownRequested would otherwise hold
+// every lease for the whole window). Sessions still exchanging their last messages when
+// the drain returns are given the rest of the window before their children are stopped.
+func (d *Daemon) shutdown(live *atomic.Int64, idle <-chan struct{}, loops, sessions *sync.WaitGroup, stopSessions context.CancelCauseFunc) {
+	deadline := time.Now().Add(d.cfg.ShutdownGrace)
+	drainCtx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	drained := make(chan error, 1)
+	go func() { drained <- d.consumer.Drain(drainCtx) }()
+	var err error
+wait:
+	for {
+		select {
+		case err = <-drained:
+			break wait
+		case <-idle:
+			if live.Load() == 0 { // not a stale poke from before a later session started
+				cancel()
+			}
+		}
+	}
+	if err != nil && !(errors.Is(err, context.Canceled) && live.Load() == 0) {
+		d.log.Warn("shutdown", slog.Any("error", err))
+	}
+	// The consumer has ended: its Shards channel is closed, so no session starts any more.
+	loops.Wait()
+	ended := make(chan struct{})
+	go func() { sessions.Wait(); close(ended) }()
+	t := time.NewTimer(time.Until(deadline))
+	defer t.Stop()
+	select {
+	case <-ended:
+	case <-t.C:
+		// Children still busy after the window are stopped.
+		stopSessions(kcl.ErrShutdown)
+		<-ended
+	}
 }
 
 // startingPosition is the shard's checkpoint, for initialize.

@@ -180,3 +180,46 @@ func TestShutdownWithHungChild(t *testing.T) {
 		t.Errorf("lease after shutdown: owner %q checkpoint %v; want none and TRIM_HORIZON", l.Owner, l.Checkpoint)
 	}
 }
+
+// TestShutdownEndsWhenChildrenAreDone: children that answer shutdownRequested without
+// checkpointing do not hold the leases for the whole checkpoint window. Once every child
+// has had shutdownRequested and leaseLost, the leases are released (before, the drain
+// waited the full window for checkpoints nobody would write, so a pod with a 30 s grace
+// period was killed before it released anything).
+func TestShutdownEndsWhenChildrenAreDone(t *testing.T) {
+	env := testenv.New(t)
+	stream := env.CreateStream(t, 2)
+	table := env.LeaseTable(t)
+	puts := stream.PutN(t, "rec", 10)
+	byShard := testenv.ByShard(puts)
+	argv, dir := fakeChildCommand(t, "no-checkpoints")
+	cfg := testConfig(t, stream, table, argv)
+	cfg.ShutdownGrace = 45 * time.Second
+	r := startDaemon(t, env, cfg)
+	waitFor(t, 60*time.Second, "every record at a child", func() bool {
+		v := view(t, dir)
+		for shard, ps := range byShard {
+			if len(distinctData(v.records(shard))) < len(ps) {
+				return false
+			}
+		}
+		return true
+	})
+	start := time.Now()
+	if err := r.stop(t); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if took := time.Since(start); took > cfg.ShutdownGrace/2 {
+		t.Errorf("shutdown took %v: the leases waited for the %v window although every child was done", took, cfg.ShutdownGrace)
+	}
+	v := view(t, dir)
+	for shard := range byShard {
+		if l := getLease(t, env, table, shard); l.Owner != "" || l.Checkpoint.String() != "TRIM_HORIZON" {
+			t.Errorf("%s after shutdown: owner %q checkpoint %v; want none and TRIM_HORIZON", shard, l.Owner, l.Checkpoint)
+		}
+		acts := compact(v.actions(shard))
+		if i := slices.Index(acts, ActionShutdownRequested); i < 0 || !slices.Contains(acts[i:], ActionLeaseLost) {
+			t.Errorf("%s: the child saw %v; want shutdownRequested, then leaseLost", shard, acts)
+		}
+	}
+}
