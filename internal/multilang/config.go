@@ -3,6 +3,7 @@ package multilang
 import (
 	"fmt"
 	"log/slog"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -180,6 +181,9 @@ func NewConfig(props []Property) (Config, []Warning, error) {
 		case "initialPositionInStreamExtended":
 			var secs int64
 			secs, err = strconv.ParseInt(v, 10, 64)
+			if err == nil && secs > maxEpochSeconds {
+				err = fmt.Errorf("%d seconds since the epoch is after the year 5000; give seconds, not milliseconds", secs)
+			}
 			if err == nil {
 				t := time.Unix(secs, 0)
 				atTimestamp = &t
@@ -207,9 +211,9 @@ func NewConfig(props []Property) (Config, []Warning, error) {
 		case "callProcessRecordsEvenForEmptyRecordList":
 			c.CallProcessRecordsEvenForEmptyRecordList, err = javaBool(v)
 		case "kinesisEndpoint":
-			c.KinesisEndpoint = v
+			c.KinesisEndpoint, err = endpointURL(v)
 		case "dynamoDBEndpoint":
-			c.DynamoDBEndpoint = v
+			c.DynamoDBEndpoint, err = endpointURL(v)
 		case "timeoutInSeconds":
 			var n int
 			n, err = positiveInt(v)
@@ -352,4 +356,21 @@ func checkStreamARN(arn string) error {
 		return fmt.Errorf("not a Kinesis stream ARN (arn:aws:kinesis:REGION:ACCOUNT:stream/NAME)")
 	}
 	return nil
+}
+
+// maxEpochSeconds is the year 5000: a larger initialPositionInStreamExtended is a time in
+// milliseconds given where seconds are read.
+const maxEpochSeconds = 95617584000
+
+// endpointURL checks an endpoint override: the SDK needs an absolute http or https URL, and
+// without this check a missing scheme fails only at the first call, naming no property.
+func endpointURL(v string) (string, error) {
+	u, err := url.Parse(v)
+	if err != nil {
+		return "", err
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("want an absolute http:// or https:// URL, such as http://127.0.0.1:4567")
+	}
+	return v, nil
 }

@@ -153,6 +153,14 @@ func TestNewConfig(t *testing.T) {
 		{name: "bad mode", extra: "retrievalMode = push", errKey: "retrievalMode"},
 		{name: "bad arn", extra: "streamArn = arn:aws:s3:::bucket", errKey: "streamArn"},
 		{name: "bad protocol", extra: "kclgo.protocolVersion = 3", errKey: "kclgo.protocolVersion"},
+		{name: "endpoint without scheme", extra: "kinesisEndpoint = 127.0.0.1:4567", errKey: "kinesisEndpoint"},
+		{name: "dynamodb endpoint without host", extra: "dynamoDBEndpoint = http://", errKey: "dynamoDBEndpoint"},
+		{name: "endpoints", extra: "kinesisEndpoint = http://127.0.0.1:4567\ndynamoDBEndpoint = https://localhost:8000", check: func(t *testing.T, c Config) {
+			if c.KinesisEndpoint != "http://127.0.0.1:4567" || c.DynamoDBEndpoint != "https://localhost:8000" {
+				t.Errorf("endpoints %q %q", c.KinesisEndpoint, c.DynamoDBEndpoint)
+			}
+		}},
+		{name: "timestamp in milliseconds", extra: "initialPositionInStreamExtended = 1636609142000", errKey: "initialPositionInStreamExtended"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
