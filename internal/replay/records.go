@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"sort"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/kclgo/kcl/aggregation"
@@ -18,8 +19,26 @@ type shard struct {
 	index              int
 	id                 string
 	startHash, endHash string
-	// offsets, in probe mode, are the arrival times of the shard's records after the start.
-	offsets []time.Duration
+	// offsets, in probe mode, are the arrival times of the shard's records after the
+	// shard's first read (probeStart, unix nanoseconds, 0 before), so that no probe waits
+	// for a reader that is still starting.
+	offsets    []time.Duration
+	probeStart atomic.Int64
+}
+
+// startProbes starts sh's probe clock if this is its first read.
+func (s *Server) startProbes(sh *shard) {
+	if sh.offsets != nil {
+		sh.probeStart.CompareAndSwap(0, time.Now().UnixNano())
+	}
+}
+
+// probeBase is when sh's probes started, or a far future before its first read.
+func probeBase(sh *shard) time.Time {
+	if n := sh.probeStart.Load(); n != 0 {
+		return time.Unix(0, n)
+	}
+	return time.Unix(0, math.MaxInt64/2)
 }
 
 func shardID(i int) string { return fmt.Sprintf("shardId-%012d", i) }
@@ -104,9 +123,9 @@ func (s *Server) arrival(sh *shard, n int64) time.Time {
 	switch {
 	case sh.offsets != nil:
 		if n >= int64(len(sh.offsets)) {
-			return s.start.Add(time.Duration(math.MaxInt64 / 2))
+			return time.Unix(0, math.MaxInt64/2)
 		}
-		return s.start.Add(sh.offsets[n])
+		return probeBase(sh).Add(sh.offsets[n])
 	case s.cfg.BytesPerSecond > 0:
 		return s.start.Add(time.Duration(float64(n) * s.recordBytes() * float64(time.Second) / float64(s.cfg.BytesPerSecond)))
 	}
@@ -118,8 +137,16 @@ func (s *Server) recordBytes() float64 {
 	return float64(s.cfg.RecordSize * max(s.cfg.Aggregate, 1))
 }
 
+// more reports whether a shard holds a record n: it will arrive some time.
+func (s *Server) more(n int64) bool {
+	return !s.cfg.Idle && (s.cfg.RecordsPerShard <= 0 || n < s.cfg.RecordsPerShard)
+}
+
 // available is how many records of sh are readable at now.
 func (s *Server) available(sh *shard, now time.Time) int64 {
+	if s.cfg.Idle {
+		return 0
+	}
 	limit := s.cfg.RecordsPerShard
 	if limit <= 0 {
 		limit = math.MaxInt64
@@ -128,7 +155,8 @@ func (s *Server) available(sh *shard, now time.Time) int64 {
 	elapsed := now.Sub(s.start)
 	switch {
 	case sh.offsets != nil:
-		n = int64(sort.Search(len(sh.offsets), func(i int) bool { return sh.offsets[i] > elapsed }))
+		since := now.Sub(probeBase(sh))
+		n = int64(sort.Search(len(sh.offsets), func(i int) bool { return sh.offsets[i] > since }))
 	case s.cfg.BytesPerSecond > 0:
 		if elapsed < 0 {
 			return 0

@@ -30,8 +30,11 @@ type Config struct {
 	// rate); 0 means every record is there from the start, served as fast as it is read.
 	BytesPerSecond int64
 	// ProbeGapMin and ProbeGapMax, when ProbeGapMax > 0, make records arrive one at a time
-	// at uniformly random gaps in [min, max] (latency probes); RecordsPerShard must be set.
+	// at uniformly random gaps in [min, max] (latency probes), from the shard's first
+	// GetShardIterator or SubscribeToShard on; RecordsPerShard must be set.
 	ProbeGapMin, ProbeGapMax time.Duration
+	// Idle serves no records at all: for measuring what idle shards cost.
+	Idle bool
 	// Seed makes the probe gaps reproducible.
 	Seed int64
 	// MaxEventBytes bounds the record data of one SubscribeToShard event. Default 1 MiB.
@@ -415,6 +418,7 @@ func (s *Server) getShardIterator(w http.ResponseWriter, body []byte) {
 		writeError(w, http.StatusBadRequest, "ResourceNotFoundException", "shard "+in.ShardId+" does not exist")
 		return
 	}
+	s.startProbes(&s.shards[i])
 	n, err := s.position(&s.shards[i], startingPosition{in.ShardIteratorType, in.StartingSequenceNumber, in.Timestamp})
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "InvalidArgumentException", err.Error())

@@ -46,6 +46,7 @@ func (s *Server) subscribeToShard(w http.ResponseWriter, r *http.Request, body [
 		return
 	}
 	sh := &s.shards[i]
+	s.startProbes(sh)
 	n, err := s.position(sh, in.StartingPosition)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "InvalidArgumentException", err.Error())
@@ -144,8 +145,10 @@ func (s *Server) pushEvents(r *http.Request, st *eventWriter, sh *shard, n int64
 			lastEvent = time.Now()
 			continue
 		}
-		next := s.arrival(sh, n)
-		d := min(time.Until(next), s.cfg.Heartbeat-now.Sub(lastEvent))
+		d := s.cfg.Heartbeat - now.Sub(lastEvent)
+		if s.more(n) {
+			d = min(d, time.Until(s.arrival(sh, n)))
+		}
 		wait.Reset(max(d, 0))
 		select {
 		case <-wait.C:
