@@ -84,9 +84,11 @@ func newClients(ctx context.Context, cfg runConfig) (*clients, error) {
 		if cfg.Source == "replay" {
 			kinesisTrans = replay.Transport()
 		} else {
-			// kinesis-local speaks h2c on its plain port but never sends the
-			// initial-response the SDK waits for; the shim adds it (test code only).
-			kinesisTrans = kcltest.WithInitialResponse(replay.Transport())
+			// kinesis-local never sends the initial-response the SDK waits for; the
+			// shim adds it (test code only). HTTP/1.1, as the tests talk to it.
+			tr := http.DefaultTransport.(*http.Transport).Clone()
+			tr.MaxIdleConnsPerHost = 256
+			kinesisTrans = kcltest.WithInitialResponse(tr)
 		}
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		tr.MaxIdleConnsPerHost = 64

@@ -177,8 +177,10 @@ func measure(c common, name string, run func(ctx context.Context, env *environme
 
 func report(c common, name string, results []*result) error {
 	writeTable(os.Stdout, results)
+	fits := shardFits(results)
+	writeFits(os.Stdout, fits)
 	if c.out != "" {
-		if err := writeFiles(c.out, name, results, machine()); err != nil {
+		if err := writeFiles(c.out, name, results, fits, machine()); err != nil {
 			return err
 		}
 		if c.charts {

@@ -105,7 +105,7 @@ func writeTable(w io.Writer, results []*result) {
 }
 
 // writeFiles writes results.csv and results.json (and the charts) into dir.
-func writeFiles(dir, name string, results []*result, meta map[string]string) error {
+func writeFiles(dir, name string, results []*result, fits []fit, meta map[string]string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -138,7 +138,7 @@ func writeFiles(dir, name string, results []*result, meta map[string]string) err
 	if err := f.Close(); err != nil {
 		return err
 	}
-	return writeJSONFile(filepath.Join(dir, name+".json"), map[string]any{"machine": meta, "results": results})
+	return writeJSONFile(filepath.Join(dir, name+".json"), map[string]any{"machine": meta, "results": results, "growth_per_shard": fits})
 }
 
 func writeJSONFile(path string, v any) error {
