@@ -6,7 +6,7 @@ STATICCHECK_VERSION := v0.8.2
 # Generous for 2 cores; CI's whole run must stay under 20 minutes.
 TEST_TIMEOUT ?= 15m
 
-.PHONY: test test-short demo lint fuzz-smoke bench chaos emulators-install mutate
+.PHONY: test test-short demo lint fuzz-smoke bench bench-packages bench-figures chaos emulators-install mutate
 
 ## test: every test, with the race detector, against kinesis-local and dynalite
 test:
@@ -42,8 +42,16 @@ fuzz-smoke:
 mutate:
 	scripts/mutate.sh
 
-## bench: the package benchmarks against the local emulators
+## bench: a short run of the harness (bench/README.md): kcl and the bare SDK loop over
+## both retrievals, then latency probes, against the replay source and dynalite
+BENCH_OUT ?= bench/results
 bench:
+	scripts/emulators.sh run sh -c '$(GO) run ./bench consume -records 50000 -out $(BENCH_OUT) && \
+		$(GO) run ./bench consume -retrieval polling -records 100000 -out $(BENCH_OUT) -name consume-polling && \
+		$(GO) run ./bench latency -records 100 -out $(BENCH_OUT)'
+
+## bench-packages: the package benchmarks (go test -bench) against the local emulators
+bench-packages:
 	scripts/emulators.sh run $(GO) test -run='^$$' -bench=. -benchmem ./...
 
 ## chaos: the chaos suite's long mode by hand (the short mode is TestChaos in make test);
@@ -52,6 +60,10 @@ CHAOS_ARGS ?= -duration 10m -workers 4
 chaos:
 	$(GO) build -race -o .cache/kcl-chaos ./cmd/kcl-chaos
 	scripts/emulators.sh run .cache/kcl-chaos $(CHAOS_ARGS)
+
+## bench-figures: every figure of bench/README.md, rewritten in place (~15 minutes)
+bench-figures:
+	bench/figures.sh
 
 emulators-install:
 	scripts/emulators.sh install

@@ -122,13 +122,13 @@ func TestSmoke(t *testing.T) {
 		}
 	}
 	dir := t.TempDir()
-	if err := writeFiles(dir, "smoke", all, nil, machine()); err != nil {
+	if err := writeFiles(dir, "smoke", all, nil, verdicts(all, nil), machine()); err != nil {
 		t.Fatal(err)
 	}
 	if err := writeCharts(dir, "smoke", all); err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []string{"smoke.csv", "smoke.json", "smoke-throughput.svg", "smoke-latency.svg"} {
+	for _, f := range []string{"smoke.csv", "smoke.json", "smoke.md", "smoke-throughput.svg", "smoke-latency.svg"} {
 		if st, err := os.Stat(filepath.Join(dir, f)); err != nil || st.Size() == 0 {
 			t.Errorf("%s: %v", f, err)
 		}

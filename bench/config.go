@@ -37,6 +37,8 @@ type runConfig struct {
 	RecordsPerShard int64 `json:"records_per_shard"`
 	// Rate is the replay source's pace per shard in bytes/s; 0: as fast as read.
 	Rate int64 `json:"rate"`
+	// EventInterval is the replay source's least gap between two SubscribeToShard events.
+	EventInterval time.Duration `json:"event_interval"`
 	// Idle serves no records: the run measures what idle shards cost.
 	Idle bool `json:"idle"`
 	// ProbeGap, when set, makes records arrive one by one at random gaps in [min, max].

@@ -42,7 +42,7 @@ func shardFits(results []*result) []fit {
 	for _, m := range metrics {
 		series := map[string][]pt{}
 		for _, r := range results {
-			if !strings.HasPrefix(r.Sweep, "shards=") {
+			if !strings.HasPrefix(r.Sweep, "shards=") && !strings.HasPrefix(r.Sweep, "shards:") {
 				return nil
 			}
 			y := m.y(r)

@@ -75,6 +75,7 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.cfg.Aggregate, "aggregate", 0, "user records per KPL aggregate (0: no aggregation)")
 	fs.Int64Var(&c.records, "records", 20000, "Kinesis records per shard the replay source holds")
 	fs.StringVar(&c.rate, "rate", "0", "replay pace per shard, bytes/s (e.g. 2MiB); 0: as fast as read")
+	fs.DurationVar(&c.cfg.EventInterval, "event-interval", 50*time.Millisecond, "replay: least gap between two SubscribeToShard events while records arrive (records meanwhile go out together)")
 	fs.BoolVar(&c.cfg.Idle, "idle", false, "serve no records and measure the heap of idle shards")
 	fs.StringVar(&c.cfg.Checkpoint, "checkpoint", "batch", "kcl checkpoints: batch, records:N or every:DURATION")
 	fs.IntVar(&c.cfg.Buffer, "buffer", 0, "batches read ahead per shard (efo.WithBufferSize, polling.WithReadAhead); 0: default")
@@ -82,7 +83,8 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.cfg.Workers, "workers", 1, "kcl worker processes")
 	fs.BoolVar(&c.bare, "bare", true, "also run the bare SDK loop (the floor) and report kcl's ratio to it")
 	fs.DurationVar(&c.cfg.Duration, "duration", 60*time.Second, "longest a run may take")
-	fs.StringVar(&c.out, "out", "bench/results", "directory for CSV, JSON and charts (empty: none)")
+	fs.StringVar(&c.out, "out", "bench/results", "directory for CSV, JSON, Markdown and charts (empty: none)")
+	fs.StringVar(&c.name, "name", "", "base name of the files written (default: the subcommand)")
 	fs.BoolVar(&c.charts, "charts", true, "write charts (SVG) beside the CSV")
 }
 
@@ -179,8 +181,13 @@ func report(c common, name string, results []*result) error {
 	writeTable(os.Stdout, results)
 	fits := shardFits(results)
 	writeFits(os.Stdout, fits)
+	vs := verdicts(results, fits)
+	writeVerdicts(os.Stdout, vs)
 	if c.out != "" {
-		if err := writeFiles(c.out, name, results, fits, machine()); err != nil {
+		if c.name != "" {
+			name = c.name
+		}
+		if err := writeFiles(c.out, name, results, fits, vs, machine()); err != nil {
 			return err
 		}
 		if c.charts {

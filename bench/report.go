@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 )
@@ -62,7 +63,7 @@ func (c column) cell(r *result) string {
 }
 
 // minBatches is the fewest batches whose window the table trusts without a warning.
-const minBatches = 50
+const minBatches = 20
 
 func (r *result) idleRun() bool { return r.IdleHeapAfterGC > 0 }
 
@@ -105,7 +106,7 @@ func writeTable(w io.Writer, results []*result) {
 }
 
 // writeFiles writes results.csv and results.json (and the charts) into dir.
-func writeFiles(dir, name string, results []*result, fits []fit, meta map[string]string) error {
+func writeFiles(dir, name string, results []*result, fits []fit, vs []string, meta map[string]string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -138,7 +139,57 @@ func writeFiles(dir, name string, results []*result, fits []fit, meta map[string
 	if err := f.Close(); err != nil {
 		return err
 	}
-	return writeJSONFile(filepath.Join(dir, name+".json"), map[string]any{"machine": meta, "results": results, "growth_per_shard": fits})
+	if err := writeJSONFile(filepath.Join(dir, name+".json"), map[string]any{"machine": meta, "results": results, "growth_per_shard": fits, "targets": vs}); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, name+".md"), markdown(results, fits, vs, meta), 0o644)
+}
+
+// markdownColumns are the columns of the Markdown table (the README's figures).
+var markdownColumns = []string{"run", "checkpoint", "workers", "records", "records/s", "MiB/s", "records/cpu-s", "x bare",
+	"cpu-s/100k", "peak RSS MiB", "peak heap KiB/shard", "idle heap KiB/shard", "wire p50 ms", "wire p99 ms",
+	"put p50 ms", "put p99 ms", "put max ms", "kinesis calls/shard-min", "dynamodb calls/shard-min", "lost", "dups", "load"}
+
+// markdown renders the results as the README shows them, with the machine and the load.
+func markdown(results []*result, fits []fit, vs []string, meta map[string]string) []byte {
+	var b strings.Builder
+	var cols []column
+	for _, name := range markdownColumns {
+		for _, c := range columns {
+			if c.name == name {
+				cols = append(cols, c)
+			}
+		}
+	}
+	for _, c := range cols {
+		fmt.Fprintf(&b, "| %s ", c.name)
+	}
+	b.WriteString("|\n")
+	for range cols {
+		b.WriteString("|---:")
+	}
+	b.WriteString("|\n")
+	for _, r := range results {
+		for _, c := range cols {
+			fmt.Fprintf(&b, "| %s ", c.cell(r))
+		}
+		b.WriteString("|\n")
+	}
+	if len(fits) > 0 {
+		b.WriteString("\n```")
+		writeFits(&b, fits)
+		b.WriteString("```\n")
+	}
+	if len(vs) > 0 {
+		b.WriteString("\n")
+		for _, v := range vs {
+			fmt.Fprintf(&b, "- %s\n", v)
+		}
+	}
+	if meta != nil {
+		fmt.Fprintf(&b, "\n%s, %s CPUs (%s), %s memory, %s; load average at the end: %s.\n", meta["os"], meta["cpus"], meta["cpu"], meta["memory"], meta["go"], meta["load"])
+	}
+	return []byte(b.String())
 }
 
 func writeJSONFile(path string, v any) error {

@@ -59,6 +59,9 @@ type result struct {
 	DynamoDBCalls map[string]int64 `json:"dynamodb_calls"`
 	Errors        string           `json:"errors,omitempty"`
 
+	// Probes marks a latency run (records at random gaps).
+	Probes bool `json:"probes,omitempty"`
+
 	// Timeline is the run's throughput per interval, for charts.
 	Timeline []timePoint `json:"timeline,omitempty"`
 }
@@ -77,7 +80,7 @@ func summarize(cfg runConfig, finals []*workerFinal, children []*child, run time
 	r := &result{
 		Label: cfg.label(), Source: cfg.Source, Reader: cfg.Reader, Retrieval: cfg.Retrieval, Shards: cfg.Shards,
 		RecordSize: cfg.RecordSize, Aggregate: cfg.Aggregate, Workers: cfg.Workers, Checkpoint: cfg.Checkpoint,
-		Rate: cfg.Rate, Load: load, RunSeconds: run.Seconds(),
+		Rate: cfg.Rate, Load: load, RunSeconds: run.Seconds(), Probes: cfg.ProbeGapMax > 0,
 		KinesisCalls: map[string]int64{}, DynamoDBCalls: map[string]int64{},
 	}
 	if r.Reader == "bare" {
@@ -189,3 +192,6 @@ func timeline(children []*child) []timePoint {
 	}
 	return out
 }
+
+// ProbeRun reports whether the run sent latency probes rather than a throughput load.
+func (r *result) ProbeRun() bool { return r.Probes }

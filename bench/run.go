@@ -127,7 +127,7 @@ func openSource(ctx context.Context, env *environment, cfg *runConfig) (*source,
 	case "replay":
 		rc := replay.Config{Shards: cfg.Shards, RecordSize: cfg.RecordSize, RecordsPerShard: cfg.RecordsPerShard,
 			Aggregate: cfg.Aggregate, BytesPerSecond: cfg.Rate, ProbeGapMin: cfg.ProbeGapMin, ProbeGapMax: cfg.ProbeGapMax,
-			Seed: 1, Idle: cfg.Idle}
+			Seed: 1, Idle: cfg.Idle, EventInterval: cfg.EventInterval}
 		srv, err := replay.Start(rc)
 		if err != nil {
 			return nil, err

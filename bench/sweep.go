@@ -37,6 +37,11 @@ var gridSetters = map[string]func(c *runConfig, v string) error{
 		c.Idle = b
 		return err
 	},
+	"event-interval": func(c *runConfig, v string) error {
+		d, err := time.ParseDuration(v)
+		c.EventInterval = d
+		return err
+	},
 	"duration": func(c *runConfig, v string) error {
 		d, err := time.ParseDuration(v)
 		c.Duration = d
@@ -60,7 +65,8 @@ type gridAxis struct {
 	values []string
 }
 
-// parseGrid reads "shards=1,10,100;retrieval=efo,polling".
+// parseGrid reads "shards=1,10,100;retrieval=efo,polling". Axes that move together are
+// joined with a colon, key and values alike: "shards:rate=1:2MiB,1000:8KiB".
 func parseGrid(s string) ([]gridAxis, error) {
 	var axes []gridAxis
 	for part := range strings.SplitSeq(s, ";") {
@@ -72,13 +78,15 @@ func parseGrid(s string) ([]gridAxis, error) {
 		if !ok || v == "" {
 			return nil, fmt.Errorf("-grid: %q is not key=v1,v2", part)
 		}
-		if gridSetters[k] == nil {
-			keys := make([]string, 0, len(gridSetters))
-			for k := range gridSetters {
-				keys = append(keys, k)
+		for key := range strings.SplitSeq(k, ":") {
+			if gridSetters[key] == nil {
+				keys := make([]string, 0, len(gridSetters))
+				for k := range gridSetters {
+					keys = append(keys, k)
+				}
+				sort.Strings(keys)
+				return nil, fmt.Errorf("-grid: cannot vary %q; can vary %s", key, strings.Join(keys, ", "))
 			}
-			sort.Strings(keys)
-			return nil, fmt.Errorf("-grid: cannot vary %q; can vary %s", k, strings.Join(keys, ", "))
 		}
 		axes = append(axes, gridAxis{key: k, values: strings.Split(v, ",")})
 	}
@@ -86,6 +94,21 @@ func parseGrid(s string) ([]gridAxis, error) {
 		return nil, fmt.Errorf("-grid is empty")
 	}
 	return axes, nil
+}
+
+// set applies one value of the axis (joined values for joined keys).
+func (a gridAxis) set(c *runConfig, value string) error {
+	keys := strings.Split(a.key, ":")
+	values := strings.Split(value, ":")
+	if len(values) != len(keys) {
+		return fmt.Errorf("%q needs %d values joined by colons", value, len(keys))
+	}
+	for i, k := range keys {
+		if err := gridSetters[k](c, strings.TrimSpace(values[i])); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // combinations expands the grid, the last axis varying fastest.
@@ -97,7 +120,7 @@ func combinations(base runConfig, axes []gridAxis) ([]runConfig, []string, error
 		for i, c := range cfgs {
 			for _, v := range a.values {
 				cc := c
-				if err := gridSetters[a.key](&cc, strings.TrimSpace(v)); err != nil {
+				if err := a.set(&cc, strings.TrimSpace(v)); err != nil {
 					return nil, nil, fmt.Errorf("-grid %s=%s: %w", a.key, v, err)
 				}
 				next = append(next, cc)
@@ -143,7 +166,7 @@ func sweepMain(args []string) error {
 			}
 			for _, r := range rs {
 				r.Sweep = labels[i]
-				r.SweepX = axisValue(cfg, axes[0].key)
+				r.SweepX = axisValue(cfg, strings.Split(axes[0].key, ":")[0])
 			}
 			all = append(all, rs...)
 		}

@@ -37,6 +37,10 @@ type Config struct {
 	Idle bool
 	// Seed makes the probe gaps reproducible.
 	Seed int64
+	// EventInterval is the least time between two events of a subscription while records
+	// keep arriving: records that arrive meanwhile go out together. 0 pushes each record
+	// the moment it arrives (the probes' setting). Kinesis does not document its batching.
+	EventInterval time.Duration
 	// MaxEventBytes bounds the record data of one SubscribeToShard event. Default 1 MiB.
 	MaxEventBytes int
 	// SubscriptionLifetime is when the server ends a subscription. Default 5 minutes, as

@@ -122,7 +122,7 @@ func (s *Server) pushEvents(r *http.Request, st *eventWriter, sh *shard, n int64
 		}
 		now := time.Now()
 		avail := s.available(sh, now)
-		if avail > n || now.Sub(lastEvent) >= s.cfg.Heartbeat {
+		if (avail > n && now.Sub(lastEvent) >= s.cfg.EventInterval) || now.Sub(lastEvent) >= s.cfg.Heartbeat {
 			to := min(avail, n+perEvent)
 			payload = append(payload[:0], `{"Records":[`...)
 			wire := time.Now().UnixNano()
@@ -147,7 +147,7 @@ func (s *Server) pushEvents(r *http.Request, st *eventWriter, sh *shard, n int64
 		}
 		d := s.cfg.Heartbeat - now.Sub(lastEvent)
 		if s.more(n) {
-			d = min(d, time.Until(s.arrival(sh, n)))
+			d = min(d, max(time.Until(s.arrival(sh, n)), s.cfg.EventInterval-now.Sub(lastEvent)))
 		}
 		wait.Reset(max(d, 0))
 		select {

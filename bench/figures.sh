@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Reproduces the figures of bench/README.md: builds the harness, runs it against fresh local
+# emulators (dynalite holds the lease tables; records come from the replay source), writes
+# bench/figures/*.{md,csv,json,svg}, and puts each Markdown table into the README between
+# its markers. Takes ~10-15 minutes on 2 cores. Run it on as quiet a machine as you have:
+# the load average is recorded beside every figure.
+#
+#   bench/figures.sh            every figure
+#   bench/figures.sh latency    one group: percore, latency, idle, scale
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+out=bench/figures
+mkdir -p "$out"
+bin=$(mktemp -d)/kcl-bench
+trap 'rm -rf "$(dirname "$bin")"' EXIT
+go build -o "$bin" ./bench
+
+groups=${*:-percore latency idle scale}
+cat >"$bin.run" <<SCRIPT
+set -euo pipefail
+b="$bin"
+o="$out"
+for g in $groups; do
+  echo "=== \$g (load: \$(cut -d' ' -f1-3 /proc/loadavg))" >&2
+  case \$g in
+  percore)
+    # Records per CPU-second, as fast as the readers take them (polling unpaced too).
+    "\$b" sweep -out "\$o" -name percore-100B -shards 4 -record-size 100 -polling-max-bytes 1GiB \
+      -grid 'retrieval=efo,polling;aggregate:records=0:100000,10:10000'
+    "\$b" sweep -out "\$o" -name percore-1KiB -shards 4 -record-size 1024 -polling-max-bytes 1GiB \
+      -grid 'retrieval=efo,polling;aggregate:records=0:25000,10:2500' ;;
+  latency)
+    "\$b" latency -out "\$o" -name latency -shards 4 -records 300 ;;
+  idle)
+    "\$b" sweep -out "\$o" -name idle-efo -idle -grid 'shards=1,10,100,1000' -duration 180s
+    "\$b" sweep -out "\$o" -name idle-polling -idle -retrieval polling -grid 'shards=1,10,100' -duration 120s ;;
+  scale)
+    # CPU and memory from 1 to 1,000 shards at a constant 2 MiB/s in total, 1 KiB records.
+    "\$b" sweep -out "\$o" -name scale-efo -record-size 1024 -records 0 -duration 40s \
+      -grid 'shards:rate=1:2MiB,10:200KiB,100:20KiB,1000:2KiB'
+    "\$b" sweep -out "\$o" -name scale-polling -retrieval polling -record-size 1024 -records 0 -duration 40s \
+      -grid 'shards:rate=1:2MiB,10:200KiB,100:20KiB' ;;
+  *) echo "unknown group \$g" >&2; exit 2 ;;
+  esac
+done
+SCRIPT
+scripts/emulators.sh run bash "$bin.run"
+
+# Put each table into the README between <!-- figures:NAME --> and <!-- /figures:NAME -->.
+for md in "$out"/*.md; do
+  name=$(basename "$md" .md)
+  grep -q "<!-- figures:$name -->" bench/README.md || continue
+  awk -v name="$name" -v file="$md" '
+    $0 == "<!-- figures:" name " -->" { print; while ((getline line < file) > 0) print line; skip = 1; next }
+    $0 == "<!-- /figures:" name " -->" { skip = 0 }
+    !skip { print }
+  ' bench/README.md >bench/README.md.new
+  mv bench/README.md.new bench/README.md
+done
+echo "figures in $out; bench/README.md updated" >&2
