@@ -27,18 +27,19 @@ for g in $groups; do
   percore)
     # Records per CPU-second, as fast as the readers take them (polling unpaced too).
     "\$b" sweep -out "\$o" -name percore-100B -shards 4 -record-size 100 -polling-max-bytes 1GiB \
-      -grid 'retrieval=efo,polling;aggregate:records=0:100000,10:10000'
+      -grid 'retrieval=efo,polling;aggregate:records=0:100000,10:50000'
     "\$b" sweep -out "\$o" -name percore-1KiB -shards 4 -record-size 1024 -polling-max-bytes 1GiB \
-      -grid 'retrieval=efo,polling;aggregate:records=0:25000,10:2500' ;;
+      -grid 'retrieval=efo,polling;aggregate:records=0:25000,10:5000' ;;
   latency)
     "\$b" latency -out "\$o" -name latency -shards 4 -records 300 ;;
   idle)
     "\$b" sweep -out "\$o" -name idle-efo -idle -grid 'shards=1,10,100,1000' -duration 180s
     "\$b" sweep -out "\$o" -name idle-polling -idle -retrieval polling -grid 'shards=1,10,100' -duration 120s ;;
   scale)
-    # CPU and memory from 1 to 1,000 shards at a constant 2 MiB/s in total, 1 KiB records.
+    # CPU and memory from 1 to 1,000 shards at a constant 2 MiB/s in total, 1 KiB records,
+    # checkpointing every 5 s and (the Process default) after every batch.
     "\$b" sweep -out "\$o" -name scale-efo -record-size 1024 -records 0 -duration 40s \
-      -grid 'shards:rate=1:2MiB,10:200KiB,100:20KiB,1000:2KiB'
+      -grid 'shards:rate=1:2MiB,10:200KiB,100:20KiB,1000:2KiB;checkpoint=every:5s,batch'
     "\$b" sweep -out "\$o" -name scale-polling -retrieval polling -record-size 1024 -records 0 -duration 40s \
       -grid 'shards:rate=1:2MiB,10:200KiB,100:20KiB' ;;
   *) echo "unknown group \$g" >&2; exit 2 ;;

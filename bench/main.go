@@ -56,13 +56,14 @@ func usage() {
 
 // common are the flags of consume, latency and sweep.
 type common struct {
-	cfg     runConfig
-	rate    string
-	bare    bool
-	out     string
-	name    string
-	charts  bool
-	records int64
+	cfg        runConfig
+	rate       string
+	pollingMax string
+	bare       bool
+	out        string
+	name       string
+	charts     bool
+	records    int64
 }
 
 func (c *common) register(fs *flag.FlagSet) {
@@ -79,7 +80,7 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.cfg.Idle, "idle", false, "serve no records and measure the heap of idle shards")
 	fs.StringVar(&c.cfg.Checkpoint, "checkpoint", "batch", "kcl checkpoints: batch, records:N or every:DURATION")
 	fs.IntVar(&c.cfg.Buffer, "buffer", 0, "batches read ahead per shard (efo.WithBufferSize, polling.WithReadAhead); 0: default")
-	fs.Int64Var(&c.cfg.PollingMaxBytes, "polling-max-bytes", 0, "polling pace per shard in bytes/s; 0: the library's 2 MiB/s")
+	fs.StringVar(&c.pollingMax, "polling-max-bytes", "0", "polling pace per shard in bytes/s (e.g. 1GiB); 0: the library's 2 MiB/s")
 	fs.IntVar(&c.cfg.Workers, "workers", 1, "kcl worker processes")
 	fs.BoolVar(&c.bare, "bare", true, "also run the bare SDK loop (the floor) and report kcl's ratio to it")
 	fs.DurationVar(&c.cfg.Duration, "duration", 60*time.Second, "longest a run may take")
@@ -94,6 +95,9 @@ func (c *common) finish() error {
 		return fmt.Errorf("-rate: %w", err)
 	}
 	c.cfg.Rate = r
+	if c.cfg.PollingMaxBytes, err = parseBytes(c.pollingMax); err != nil {
+		return fmt.Errorf("-polling-max-bytes: %w", err)
+	}
 	c.cfg.RecordsPerShard = c.records
 	c.cfg.Reader = "kcl"
 	return nil
@@ -105,7 +109,7 @@ func parseBytes(s string) (int64, error) {
 	for _, u := range []struct {
 		suffix string
 		m      int64
-	}{{"MiB", 1 << 20}, {"KiB", 1 << 10}, {"B", 1}} {
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"B", 1}} {
 		if rest, ok := strings.CutSuffix(s, u.suffix); ok {
 			s, mult = rest, u.m
 			break

@@ -175,6 +175,11 @@ func markdown(results []*result, fits []fit, vs []string, meta map[string]string
 		}
 		b.WriteString("|\n")
 	}
+	for _, r := range results {
+		if r.Batches < minBatches && !r.idleRun() && r.Records > 0 {
+			fmt.Fprintf(&b, "\n%s: only %d batches, too few for its throughput figures to be trusted.\n", r.Label, r.Batches)
+		}
+	}
 	if len(fits) > 0 {
 		b.WriteString("\n```")
 		writeFits(&b, fits)
