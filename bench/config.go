@@ -17,6 +17,8 @@ type runConfig struct {
 	DynamoDBEndpoint string `json:"dynamodb_endpoint,omitempty"`
 	Stream           string `json:"stream"`
 	App              string `json:"app"`
+	// ConsumerName is the fan-out consumer; empty: App.
+	ConsumerName string `json:"consumer_name,omitempty"`
 
 	// Reader is "kcl" or "bare" (the AWS SDK loop that is the floor).
 	Reader string `json:"reader"`
@@ -44,6 +46,8 @@ type runConfig struct {
 	// ProbeGap, when set, makes records arrive one by one at random gaps in [min, max].
 	ProbeGapMin time.Duration `json:"probe_gap_min,omitempty"`
 	ProbeGapMax time.Duration `json:"probe_gap_max,omitempty"`
+	// ProfileDir, when set, gets a CPU profile of every worker process.
+	ProfileDir string `json:"profile_dir,omitempty"`
 	// Duration bounds the run; with an end to the records it ends earlier.
 	Duration time.Duration `json:"duration"`
 }

@@ -29,6 +29,7 @@ func runKCL(ctx context.Context, cfg runConfig, cl *clients, v *verifier, stop <
 		DynamoDB:        cl.dynamodb,
 		WorkerID:        fmt.Sprintf("bench-%s-%d", index, time.Now().UnixNano()),
 		InitialPosition: kcl.TrimHorizon,
+		ConsumerName:    cfg.ConsumerName,
 		Logger:          log,
 	}
 	if cfg.Retrieval == "polling" {
@@ -122,7 +123,11 @@ func runBare(ctx context.Context, cfg runConfig, cl *clients, v *verifier, stop 
 		return barePoll(ctx, cfg, cl.kinesis, streamARN, shard, v)
 	}
 	if cfg.Retrieval == "efo" {
-		consumerARN, err := bareRegister(ctx, cl.kinesis, streamARN, cfg.App)
+		name := cfg.App
+		if cfg.ConsumerName != "" {
+			name = cfg.ConsumerName
+		}
+		consumerARN, err := bareRegister(ctx, cl.kinesis, streamARN, name)
 		if err != nil {
 			return err
 		}

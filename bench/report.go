@@ -34,6 +34,12 @@ var columns = []column{
 	{name: "MiB/s", value: func(r *result) float64 { return r.MiBPerSec }, format: "%.2f"},
 	{name: "records/cpu-s", value: func(r *result) float64 { return r.RecordsPerCore }, format: "%.0f"},
 	{name: "x bare", value: func(r *result) float64 { return r.RatioToBare }, format: "%.2f"},
+	{name: "x bare range", text: func(r *result) string {
+		if r.Repeats < 2 {
+			return "-"
+		}
+		return fmt.Sprintf("%.2f-%.2f (%d)", r.RatioMin, r.RatioMax, r.Repeats)
+	}},
 	{name: "cpu-s/100k", value: func(r *result) float64 { return r.CPUPer100k }, format: "%.3f"},
 	{name: "peak RSS MiB", value: func(r *result) float64 { return float64(r.PeakRSS) / mib }, format: "%.1f"},
 	{name: "peak heap KiB/shard", value: func(r *result) float64 { return r.HeapPerShard / 1024 }, format: "%.1f"},
@@ -146,7 +152,7 @@ func writeFiles(dir, name string, results []*result, fits []fit, vs []string, me
 }
 
 // markdownColumns are the columns of the Markdown table (the README's figures).
-var markdownColumns = []string{"run", "checkpoint", "workers", "records", "records/s", "MiB/s", "records/cpu-s", "x bare",
+var markdownColumns = []string{"run", "checkpoint", "workers", "records", "records/s", "MiB/s", "records/cpu-s", "x bare", "x bare range",
 	"cpu-s/100k", "peak RSS MiB", "peak heap KiB/shard", "idle heap KiB/shard", "wire p50 ms", "wire p99 ms",
 	"put p50 ms", "put p99 ms", "put max ms", "kinesis calls/shard-min", "dynamodb calls/shard-min", "lost", "dups", "load"}
 

@@ -27,6 +27,8 @@ type result struct {
 	Lost    int64 `json:"lost"`
 	Dups    int64 `json:"duplicates"`
 	Foreign int64 `json:"unparsable"`
+	// Unread is what the readers had not reached by -duration.
+	Unread int64 `json:"unread,omitempty"`
 
 	// The steady window: from just before the first record to just after the last.
 	WindowSeconds  float64 `json:"window_seconds"`
@@ -37,6 +39,10 @@ type result struct {
 	CPUPer100k     float64 `json:"cpu_seconds_per_100k"`
 	// RatioToBare is RecordsPerCore over the bare loop's of the same run, when there was one.
 	RatioToBare float64 `json:"ratio_to_bare,omitempty"`
+	// Repeats is how many kcl/bare pairs ran; RatioMin and RatioMax bound their ratios.
+	Repeats  int     `json:"repeats,omitempty"`
+	RatioMin float64 `json:"ratio_min,omitempty"`
+	RatioMax float64 `json:"ratio_max,omitempty"`
 
 	PeakRSS          int64   `json:"peak_rss_bytes"`
 	PeakHeap         uint64  `json:"peak_heap_bytes"`
@@ -110,11 +116,12 @@ func summarize(cfg runConfig, finals []*workerFinal, children []*child, run time
 		}
 		t1 = max(t1, w1.T)
 	}
-	m := mergeReports(reports, cfg.Shards, cfg.userRecordsPerShard())
-	if cfg.Idle || cfg.Source == "aws" || cfg.RecordsPerShard == 0 {
-		m.Lost = 0 // nothing to expect: only duplicates are known
+	expected := cfg.userRecordsPerShard()
+	if cfg.Source == "aws" || cfg.Idle {
+		expected = 0 // the stream holds what producers put: only gaps are known
 	}
-	r.Records, r.Dups, r.Lost, r.Foreign = m.Unique, m.Dups, m.Lost, m.Foreign
+	m := mergeReports(reports, cfg.Shards, expected)
+	r.Records, r.Dups, r.Lost, r.Foreign, r.Unread = m.Unique, m.Dups, m.Lost, m.Foreign, m.Unread
 	r.WindowSeconds = float64(t1-t0) / 1e9
 	// Records counted in the window: every record but the first batch of each worker.
 	if r.WindowSeconds > 0 {

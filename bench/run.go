@@ -153,8 +153,18 @@ func runOnce(ctx context.Context, env *environment, cfg runConfig) (*result, err
 	if cfg.Source != "aws" || cfg.Stream == "" {
 		cfg.Stream = fmt.Sprintf("bench-%d", stamp)
 	}
-	if cfg.App == "" || cfg.Source != "aws" {
+	if cfg.Source == "aws" {
+		// A fresh lease table per run (so nothing starts from an earlier run's
+		// checkpoints), one fan-out consumer for all runs (a stream allows 20).
+		cfg.ConsumerName = cfg.App
+		cfg.App = fmt.Sprintf("%s-%d", cfg.App, stamp)
+	} else {
 		cfg.App = fmt.Sprintf("bench-%s-%d", cfg.Reader, stamp)
+	}
+	if cfg.ProfileDir != "" {
+		if err := os.MkdirAll(cfg.ProfileDir, 0o755); err != nil {
+			return nil, err
+		}
 	}
 	load := loadAverage()
 	src, err := openSource(ctx, env, &cfg)
@@ -251,8 +261,8 @@ wait:
 	if idleHeap > 0 {
 		r.IdleHeapPerShard = float64(idleHeap) / float64(cfg.Shards)
 	}
-	if expected > 0 {
-		r.Lost = max(r.Lost, 0)
+	if r.Unread > 0 {
+		errs = append(errs, fmt.Errorf("%d records not read within -duration %v", r.Unread, cfg.Duration))
 	}
 	if err := errors.Join(errs...); err != nil {
 		r.Errors = err.Error()

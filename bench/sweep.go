@@ -99,7 +99,10 @@ func parseGrid(s string) ([]gridAxis, error) {
 // set applies one value of the axis (joined values for joined keys).
 func (a gridAxis) set(c *runConfig, value string) error {
 	keys := strings.Split(a.key, ":")
-	values := strings.Split(value, ":")
+	values := []string{value} // one key: the value may hold colons (checkpoint=every:5s)
+	if len(keys) > 1 {
+		values = strings.Split(value, ":")
+	}
 	if len(values) != len(keys) {
 		return fmt.Errorf("%q needs %d values joined by colons", value, len(keys))
 	}
@@ -160,7 +163,7 @@ func sweepMain(args []string) error {
 		var all []*result
 		for i, cfg := range cfgs {
 			fmt.Fprintf(progressOut(), "sweep %d/%d: %s\n", i+1, len(cfgs), labels[i])
-			rs, err := runPair(ctx, env, cfg, c.bare)
+			rs, err := runPair(ctx, env, cfg, c.bare, c.repeat)
 			if err != nil {
 				return nil, err
 			}

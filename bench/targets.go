@@ -36,8 +36,12 @@ func verdicts(results []*result, fits []fit) []string {
 			continue
 		}
 		if r.Batches >= minBatches {
-			out = append(out, fmt.Sprintf("%s (checkpoint %s): %.2fx the bare loop's records per CPU-second (%.0f vs %.0f); target >= %.1fx: %s",
-				r.Label, r.Checkpoint, r.RatioToBare, r.RecordsPerCore, bare.RecordsPerCore, targetRatio, mark(r.RatioToBare >= targetRatio)))
+			spread := ""
+			if r.Repeats > 1 {
+				spread = fmt.Sprintf(", the median of %d alternating pairs ranging %.2f-%.2fx", r.Repeats, r.RatioMin, r.RatioMax)
+			}
+			out = append(out, fmt.Sprintf("%s (checkpoint %s): %.3fx the bare loop's records per CPU-second (%.0f vs %.0f%s); target >= %.1fx: %s",
+				r.Label, r.Checkpoint, r.RatioToBare, r.RecordsPerCore, bare.RecordsPerCore, spread, targetRatio, mark(r.RatioToBare >= targetRatio)))
 		}
 	}
 	for _, f := range fits {

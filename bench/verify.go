@@ -148,10 +148,13 @@ func (v *verifier) report() verifyReport {
 // merged is the verdict over every worker of a run.
 type merged struct {
 	Unique, Dups, Lost, Foreign int64
-	Wire, Arrival               histogram
+	// Unread is what the readers had not reached when the run ended.
+	Unread        int64
+	Wire, Arrival histogram
 }
 
-// mergeReports counts across workers; expectedPerKey > 0 with keys counts what is missing.
+// mergeReports counts across workers; with expectedPerKey > 0, keys 0..keys-1 each hold
+// that many records, and what no reader reached is Unread.
 func mergeReports(reports []verifyReport, keys int, expectedPerKey int64) merged {
 	var m merged
 	all := map[uint32][]uint64{}
@@ -182,8 +185,23 @@ func mergeReports(reports []verifyReport, keys int, expectedPerKey int64) merged
 			m.Unique += int64(bits.OnesCount64(w))
 		}
 	}
+	// A record is lost when a later one of its key arrived and it did not; records after
+	// the last one read are unread (the run ended first), not lost.
+	for _, set := range all {
+		for i := len(set) - 1; i >= 0; i-- {
+			if set[i] != 0 {
+				highest := int64(i*64 + 63 - bits.LeadingZeros64(set[i]))
+				var got int64
+				for _, w := range set[:i+1] {
+					got += int64(bits.OnesCount64(w))
+				}
+				m.Lost += highest + 1 - got
+				break
+			}
+		}
+	}
 	if expectedPerKey > 0 {
-		m.Lost = int64(keys)*expectedPerKey - m.Unique
+		m.Unread = int64(keys)*expectedPerKey - m.Unique - m.Lost
 	}
 	return m
 }

@@ -26,8 +26,8 @@ func TestMergeCountsLostAndDuplicatesAcrossWorkers(t *testing.T) {
 	}
 	s.commit()
 	m := mergeReports([]verifyReport{a.report(), b.report()}, 1, 200)
-	if m.Unique != 150 || m.Dups != 11 || m.Lost != 50 || m.Foreign != 1 {
-		t.Fatalf("unique %d dups %d lost %d foreign %d; want 150 11 50 1", m.Unique, m.Dups, m.Lost, m.Foreign)
+	if m.Unique != 150 || m.Dups != 11 || m.Lost != 0 || m.Unread != 50 || m.Foreign != 1 {
+		t.Fatalf("unique %d dups %d lost %d unread %d foreign %d; want 150 11 0 50 1", m.Unique, m.Dups, m.Lost, m.Unread, m.Foreign)
 	}
 }
 
@@ -71,5 +71,19 @@ func TestParseGrid(t *testing.T) {
 		if err == nil {
 			t.Errorf("parseGrid(%q) accepted", bad)
 		}
+	}
+}
+
+func TestMergeCountsGapsWithoutAnExpectedCount(t *testing.T) {
+	v := newVerifier()
+	s := v.begin()
+	for _, n := range []uint64{0, 1, 2, 4, 7, 70} { // 3, 5, 6 and 8..69 missing
+		s.add(payload(3, n))
+	}
+	s.add(payload(4, 0))
+	s.commit()
+	m := mergeReports([]verifyReport{v.report()}, 2, 0)
+	if m.Unique != 7 || m.Lost != 3+62 {
+		t.Fatalf("unique %d lost %d; want 7 and 65", m.Unique, m.Lost)
 	}
 }

@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/metrics"
+	"runtime/pprof"
 	"sync"
 	"syscall"
 	"time"
@@ -79,6 +81,17 @@ func workerMain(args []string) error {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})).With("worker", args[1], "reader", cfg.Reader)
 
+	if cfg.ProfileDir != "" {
+		f, err := os.Create(filepath.Join(cfg.ProfileDir, fmt.Sprintf("%s-%s-%s.pprof", cfg.App, cfg.Reader, args[1])))
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	cl, err := newClients(ctx, cfg)
