@@ -530,29 +530,30 @@ func (s *Server) findConsumer(in consumerIn) (streamARN, name, arn string, ok bo
 	return "", "", "", false
 }
 
-func (s *Server) describeStreamConsumer(w http.ResponseWriter, body []byte) {
+// requestedConsumer decodes a request naming a consumer and finds it, or writes the error.
+func (s *Server) requestedConsumer(w http.ResponseWriter, body []byte) (streamARN, name, arn string, ok bool) {
 	var in consumerIn
 	if err := json.Unmarshal(body, &in); err != nil {
 		writeError(w, http.StatusBadRequest, "SerializationException", err.Error())
-		return
+		return "", "", "", false
 	}
-	st, name, arn, ok := s.findConsumer(in)
-	if !ok {
+	if streamARN, name, arn, ok = s.findConsumer(in); !ok {
 		writeError(w, http.StatusBadRequest, "ResourceNotFoundException", "consumer not found")
+	}
+	return streamARN, name, arn, ok
+}
+
+func (s *Server) describeStreamConsumer(w http.ResponseWriter, body []byte) {
+	st, name, arn, ok := s.requestedConsumer(w, body)
+	if !ok {
 		return
 	}
 	writeJSON(w, map[string]any{"ConsumerDescription": s.consumerDescription(st, name, arn, "ACTIVE")})
 }
 
 func (s *Server) deregisterStreamConsumer(w http.ResponseWriter, body []byte) {
-	var in consumerIn
-	if err := json.Unmarshal(body, &in); err != nil {
-		writeError(w, http.StatusBadRequest, "SerializationException", err.Error())
-		return
-	}
-	st, name, _, ok := s.findConsumer(in)
+	st, name, _, ok := s.requestedConsumer(w, body)
 	if !ok {
-		writeError(w, http.StatusBadRequest, "ResourceNotFoundException", "consumer not found")
 		return
 	}
 	s.mu.Lock()

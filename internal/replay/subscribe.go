@@ -2,6 +2,7 @@ package replay
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -100,26 +101,17 @@ func (e *eventWriter) write(headers eventstream.Headers, payload []byte) error {
 }
 
 func (s *Server) pushEvents(r *http.Request, st *eventWriter, sh *shard, n int64) {
-	ctx := r.Context()
-	end := time.NewTimer(s.cfg.SubscriptionLifetime)
-	defer end.Stop()
-	wait := time.NewTimer(0)
+	// One context ends the subscription: the client leaving, its lifetime, or Close.
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.SubscriptionLifetime)
+	defer cancel()
+	defer context.AfterFunc(s.ctx, cancel)()
+	wait := time.NewTimer(time.Hour)
 	defer wait.Stop()
-	<-wait.C
 	e := s.newEncoder()
 	perEvent := max(int64(float64(s.cfg.MaxEventBytes)/s.recordBytes()), 1)
 	var payload []byte
 	lastEvent := time.Now()
-	for {
-		select {
-		case <-end.C:
-			return
-		case <-ctx.Done():
-			return
-		case <-s.ctx.Done():
-			return
-		default:
-		}
+	for ctx.Err() == nil {
 		now := time.Now()
 		avail := s.available(sh, now)
 		if (avail > n && now.Sub(lastEvent) >= s.cfg.EventInterval) || now.Sub(lastEvent) >= s.cfg.Heartbeat {
@@ -152,12 +144,7 @@ func (s *Server) pushEvents(r *http.Request, st *eventWriter, sh *shard, n int64
 		wait.Reset(max(d, 0))
 		select {
 		case <-wait.C:
-		case <-end.C:
-			return
 		case <-ctx.Done():
-			return
-		case <-s.ctx.Done():
-			return
 		}
 	}
 }
