@@ -85,7 +85,7 @@ func newClients(ctx context.Context, cfg runConfig) (*clients, error) {
 			kinesisTrans = replay.Transport()
 		} else {
 			// kinesis-local never sends the initial-response the SDK waits for; the
-			// shim adds it (test code only). HTTP/1.1, as the tests talk to it.
+			// kcltest transport adds it. HTTP/1.1, as the tests talk to it.
 			tr := http.DefaultTransport.(*http.Transport).Clone()
 			tr.MaxIdleConnsPerHost = 256
 			kinesisTrans = kcltest.WithInitialResponse(tr)
