@@ -19,23 +19,23 @@ type shard struct {
 	index              int
 	id                 string
 	startHash, endHash string
-	// offsets, in probe mode, are the arrival times of the shard's records after the
-	// shard's first read (probeStart, unix nanoseconds, 0 before), so that no probe waits
-	// for a reader that is still starting.
-	offsets    []time.Duration
-	probeStart atomic.Int64
+	// offsets, in probe mode, are the arrival times of the shard's records after its clock
+	// started.
+	offsets []time.Duration
+	// clockStart is when the shard's first read started its clock (unix nanoseconds, 0
+	// before): probes and paced records arrive from then on, so that no record waits for
+	// a reader that is still starting and latencies describe the steady state.
+	clockStart atomic.Int64
 }
 
-// startProbes starts sh's probe clock if this is its first read.
-func (s *Server) startProbes(sh *shard) {
-	if sh.offsets != nil {
-		sh.probeStart.CompareAndSwap(0, time.Now().UnixNano())
-	}
+// startClock starts sh's clock if this is its first read.
+func (s *Server) startClock(sh *shard) {
+	sh.clockStart.CompareAndSwap(0, time.Now().UnixNano())
 }
 
-// probeBase is when sh's probes started, or a far future before its first read.
-func probeBase(sh *shard) time.Time {
-	if n := sh.probeStart.Load(); n != 0 {
+// clockBase is when sh's clock started, or a far future before its first read.
+func clockBase(sh *shard) time.Time {
+	if n := sh.clockStart.Load(); n != 0 {
 		return time.Unix(0, n)
 	}
 	return time.Unix(0, math.MaxInt64/2)
@@ -125,9 +125,9 @@ func (s *Server) arrival(sh *shard, n int64) time.Time {
 		if n >= int64(len(sh.offsets)) {
 			return time.Unix(0, math.MaxInt64/2)
 		}
-		return probeBase(sh).Add(sh.offsets[n])
+		return clockBase(sh).Add(sh.offsets[n])
 	case s.cfg.BytesPerSecond > 0:
-		return s.start.Add(time.Duration(float64(n) * s.recordBytes() * float64(time.Second) / float64(s.cfg.BytesPerSecond)))
+		return clockBase(sh).Add(time.Duration(float64(n) * s.recordBytes() * float64(time.Second) / float64(s.cfg.BytesPerSecond)))
 	}
 	return s.start
 }
@@ -152,16 +152,15 @@ func (s *Server) available(sh *shard, now time.Time) int64 {
 		limit = math.MaxInt64
 	}
 	var n int64
-	elapsed := now.Sub(s.start)
+	since := now.Sub(clockBase(sh))
 	switch {
 	case sh.offsets != nil:
-		since := now.Sub(probeBase(sh))
 		n = int64(sort.Search(len(sh.offsets), func(i int) bool { return sh.offsets[i] > since }))
 	case s.cfg.BytesPerSecond > 0:
-		if elapsed < 0 {
+		if since < 0 {
 			return 0
 		}
-		n = int64(elapsed.Seconds()*float64(s.cfg.BytesPerSecond)/s.recordBytes()) + 1
+		n = int64(since.Seconds()*float64(s.cfg.BytesPerSecond)/s.recordBytes()) + 1
 	default:
 		n = limit
 	}

@@ -27,7 +27,8 @@ type Config struct {
 	// 0 or 1 means no aggregation.
 	Aggregate int
 	// BytesPerSecond paces arrivals per shard (2 MiB/s is the service's per-shard read
-	// rate); 0 means every record is there from the start, served as fast as it is read.
+	// rate), from the shard's first GetShardIterator or SubscribeToShard on; 0 means every
+	// record is there from the start, served as fast as it is read.
 	BytesPerSecond int64
 	// ProbeGapMin and ProbeGapMax, when ProbeGapMax > 0, make records arrive one at a time
 	// at uniformly random gaps in [min, max] (latency probes), from the shard's first
@@ -422,7 +423,7 @@ func (s *Server) getShardIterator(w http.ResponseWriter, body []byte) {
 		writeError(w, http.StatusBadRequest, "ResourceNotFoundException", "shard "+in.ShardId+" does not exist")
 		return
 	}
-	s.startProbes(&s.shards[i])
+	s.startClock(&s.shards[i])
 	n, err := s.position(&s.shards[i], startingPosition{in.ShardIteratorType, in.StartingSequenceNumber, in.Timestamp})
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "InvalidArgumentException", err.Error())

@@ -47,7 +47,7 @@ func (s *Server) subscribeToShard(w http.ResponseWriter, r *http.Request, body [
 		return
 	}
 	sh := &s.shards[i]
-	s.startProbes(sh)
+	s.startClock(sh)
 	n, err := s.position(sh, in.StartingPosition)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "InvalidArgumentException", err.Error())
