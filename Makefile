@@ -61,7 +61,7 @@ chaos:
 	$(GO) build -race -o .cache/kcl-chaos ./cmd/kcl-chaos
 	scripts/emulators.sh run .cache/kcl-chaos $(CHAOS_ARGS)
 
-## bench-figures: every figure of bench/README.md, rewritten in place (~15 minutes)
+## bench-figures: every figure of bench/README.md, rewritten in place (~20 minutes)
 bench-figures:
 	bench/figures.sh
 

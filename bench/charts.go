@@ -88,12 +88,7 @@ func acrossSweep(file string, c column, results []*result) error {
 		if !slices.Contains(xs, r.SweepX) {
 			xs = append(xs, r.SweepX)
 		}
-		rest := r.Sweep
-		if _, after, ok := strings.Cut(r.Sweep, " "); ok {
-			rest = after
-		} else {
-			rest = ""
-		}
+		_, rest, _ := strings.Cut(r.Sweep, " ") // the other axes: empty for a one-axis grid
 		key := strings.TrimSpace(r.Reader + " " + rest)
 		if series[key] == nil {
 			series[key] = map[string]float64{}
