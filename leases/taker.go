@@ -171,8 +171,13 @@ func (c *Coordinator) tryTake(ctx context.Context, seen Lease, stolen bool) bool
 	}
 	l.Owner, l.Counter, l.CheckpointOwner = c.workerID, counter, ""
 	tn := &tenure{key: l.Key, done: make(chan struct{}), acquiredAt: time.Now(), wlock: newWriteLock(), lease: l}
+	// Under the write lock: a take answered later than the failover time after it was sent
+	// arms an expiry timer that fires at once, and its callback must not see the tenure
+	// half set up (the race detector caught it reading tn.expiry while it was assigned).
+	tn.wlock.tryLock() // always free: nobody else knows tn yet
 	c.renewedAt(tn, sent)
 	tn.publish()
+	tn.wlock.unlock()
 	c.mu.Lock()
 	if old := c.held[l.Key]; old != nil {
 		// Cannot happen (held leases are never candidates); keep the invariant regardless.
