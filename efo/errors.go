@@ -3,6 +3,8 @@ package efo
 import (
 	"errors"
 
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/smithy-go"
 )
 
@@ -97,3 +99,30 @@ const (
 	codeLimitExceeded = "LimitExceededException"
 	codeNotFound      = "ResourceNotFoundException"
 )
+
+// clientFaultNotTransient reports whether err is an error the service blames on the request
+// and that is not known to pass: neither throttling, nor a limit, nor a resource in use, nor
+// one of the codes the SDK's own retryer retries.
+func clientFaultNotTransient(err error) bool {
+	var apiErr smithy.APIError
+	if !errors.As(err, &apiErr) {
+		return false
+	}
+	switch apiErr.ErrorFault() {
+	case smithy.FaultServer:
+		return false
+	case smithy.FaultUnknown: // an error code the SDK has no type for: the status says whose fault
+		var resp *awshttp.ResponseError
+		if !errors.As(err, &resp) || resp.HTTPStatusCode() < 400 || resp.HTTPStatusCode() >= 500 {
+			return false
+		}
+	}
+	code := apiErr.ErrorCode()
+	switch code {
+	case codeResourceInUse, codeLimitExceeded, "ProvisionedThroughputExceededException":
+		return false
+	}
+	_, throttle := retry.DefaultThrottleErrorCodes[code]
+	_, retryable := retry.DefaultRetryableErrorCodes[code]
+	return !throttle && !retryable
+}

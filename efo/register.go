@@ -106,11 +106,17 @@ func (r *registrar) retry(ctx context.Context, err error, failures int) error {
 	if kind := permanentKind(err); kind != nil {
 		return r.fail(kind, err)
 	}
+	if clientFaultNotTransient(err) {
+		// A request the service refused as the caller's fault (an operation it does not
+		// know, an expired token, a bad signature) fails the same way every time: say so
+		// now instead of after a minute of retries.
+		return r.fail(nil, err)
+	}
 	if failures+1 >= r.cfg.registerAttempts && errorCode(err) != codeLimitExceeded {
 		return r.fail(nil, fmt.Errorf("giving up after %d tries: %w", failures+1, err))
 	}
 	wait := backoff(r.cfg.retryMin, r.cfg.retryMax, failures)
-	r.log.Debug("efo: retrying", "after", wait, "err", err)
+	r.log.Warn("efo: registration call failed; retrying", "after", wait, "try", failures+1, "err", err)
 	return ctxwait.Sleep(ctx, wait)
 }
 
