@@ -135,7 +135,8 @@ func (c *Consumer) Stop() error {
 // consumer holds and close with ErrShutdown, and Drain waits until every reader has
 // checkpointed what it was given (or ctx ends; without a deadline, Config.ShutdownTimeout
 // bounds the wait), then releases the leases so that other workers take them at once.
-// It returns when everything has ended, with Run's result.
+// It returns when everything has ended, with Run's result; when ctx ended first (the
+// consumer then stops as by Stop), with an error wrapping ctx's cause, never nil.
 //
 // Do not call Drain and wait for it on the goroutine that reads a shard's batches, or inside
 // Process's function: Drain waits for that very reader to checkpoint what it took, which it
@@ -199,6 +200,12 @@ func (c *Consumer) shutdown(req stopRequest) error {
 			}
 			c.mu.Unlock()
 			<-c.done
+			// Cut short is not drained: say so, unless the consumer ended for a reason of
+			// its own.
+			if err := c.Err(); err != nil {
+				return err
+			}
+			return fmt.Errorf("kcl: drain cut short, leases released as by Stop: %w", context.Cause(req.ctx))
 		}
 	}
 	<-c.done
