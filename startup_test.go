@@ -6,7 +6,6 @@ import (
 	"errors"
 	"log/slog"
 	"net"
-	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -257,13 +256,7 @@ func TestStreamAddressedAsGiven(t *testing.T) {
 func TestKinesaliteSmoke(t *testing.T) {
 	t.Parallel()
 	env := testenv.New(t)
-	if env.KinesaliteEndpoint == "" {
-		t.Fatalf("%s is not set: scripts/emulators.sh starts kinesalite", testenv.EnvKinesaliteEndpoint)
-	}
-	kl := kinesis.NewFromConfig(env.Config, func(o *kinesis.Options) {
-		o.BaseEndpoint = aws.String(env.KinesaliteEndpoint)
-		o.HTTPClient = &http.Client{Transport: kcltest.NewTransport()}
-	})
+	kl := env.Kinesalite(t)
 	ctx := testenv.WithTimeout(t, time.Minute)
 	name := testenv.UniqueName(t, "kl")
 	if err := kcltest.CreateStream(ctx, kl, name, 2); err != nil {

@@ -2,12 +2,9 @@ package efo_test
 
 import (
 	"errors"
-	"net/http"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/smithy-go"
 
 	"github.com/kclgo/kcl/efo"
@@ -21,13 +18,7 @@ import (
 // UnknownOperationException, an error code the SDK has no type for.
 func TestRegistrationRefusedByTheServiceFailsAtOnce(t *testing.T) {
 	env := testenv.New(t)
-	if env.KinesaliteEndpoint == "" {
-		t.Fatalf("%s is not set: scripts/emulators.sh starts kinesalite", testenv.EnvKinesaliteEndpoint)
-	}
-	kl := kinesis.NewFromConfig(env.Config, func(o *kinesis.Options) {
-		o.BaseEndpoint = aws.String(env.KinesaliteEndpoint)
-		o.HTTPClient = &http.Client{Transport: kcltest.NewTransport()}
-	})
+	kl := env.Kinesalite(t)
 	ctx := testenv.WithTimeout(t, time.Minute)
 	name := testenv.UniqueName(t, "kl")
 	if err := kcltest.CreateStream(ctx, kl, name, 1); err != nil {

@@ -94,6 +94,19 @@ func (e *Env) NewKinesis(wrap Wrapper, optFns ...func(*kinesis.Options)) *kinesi
 	return kcltest.NewKinesisClient(e.Config, e.KinesisEndpoint, opts...)
 }
 
+// Kinesalite returns a client of kinesalite, the second Kinesis (no enhanced fan-out),
+// failing t when scripts/emulators.sh did not start it.
+func (e *Env) Kinesalite(t testing.TB) *kinesis.Client {
+	t.Helper()
+	if e.KinesaliteEndpoint == "" {
+		t.Fatalf("%s is not set: scripts/emulators.sh starts kinesalite", EnvKinesaliteEndpoint)
+	}
+	return kinesis.NewFromConfig(e.Config, func(o *kinesis.Options) {
+		o.BaseEndpoint = aws.String(e.KinesaliteEndpoint)
+		o.HTTPClient = &http.Client{Transport: kcltest.NewTransport()}
+	})
+}
+
 // NewDynamoDB returns a DynamoDB client for dynalite whose transport is wrap(fresh transport).
 func (e *Env) NewDynamoDB(wrap Wrapper, optFns ...func(*dynamodb.Options)) *dynamodb.Client {
 	var rt http.RoundTripper = NewTransport()
