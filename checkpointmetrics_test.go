@@ -1,7 +1,6 @@
 package kcl_test
 
 import (
-	"context"
 	"strings"
 	"sync"
 	"testing"
@@ -47,20 +46,9 @@ func TestCheckpointedReportsRealWritesOnly(t *testing.T) {
 	cfg.Metrics = metrics
 	c := mustNew(t, cfg)
 	ctx := testenv.WithTimeout(t, time.Minute)
-	col := newCollector()
-	done := make(chan error, 1)
-	go func() {
-		done <- c.Process(ctx, func(_ context.Context, b kcl.Batch) error {
-			col.add("w", b.ShardID, b)
-			return nil
-		}, kcl.CheckpointEveryRecords(10))
-	}()
-	col.waitFor(t, puts, 30*time.Second)
-	if err := c.Drain(ctx); err != nil {
-		t.Fatalf("Drain: %v", err)
-	}
-	if err := <-done; err != nil {
-		t.Fatalf("Process: %v", err)
+	processAll(t, ctx, c, puts, 30*time.Second, kcl.CheckpointEveryRecords(10))
+	if t.Failed() {
+		t.FailNow()
 	}
 	metrics.mu.Lock()
 	reported := metrics.n

@@ -14,7 +14,9 @@ import (
 	"time"
 
 	"github.com/kclgo/kcl"
+	"github.com/kclgo/kcl/internal/faults"
 	"github.com/kclgo/kcl/internal/testenv"
+	"github.com/kclgo/kcl/polling"
 )
 
 // newConfig is a consumer configuration for the emulators with test-sized timings.
@@ -375,4 +377,41 @@ func checkNoGoroutinesLeft(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// processAll runs c.Process with opts, collecting every batch, until every record put was
+// seen (failing t after d); then it drains c and fails t unless Drain and Process both
+// return nil. It returns what was collected.
+func processAll(t *testing.T, ctx context.Context, c *kcl.Consumer, puts []testenv.Put, d time.Duration, opts ...kcl.ProcessOption) *collector {
+	t.Helper()
+	col := newCollector()
+	done := make(chan error, 1)
+	go func() {
+		done <- c.Process(ctx, func(_ context.Context, b kcl.Batch) error {
+			col.add("w", b.ShardID, b)
+			return nil
+		}, opts...)
+	}()
+	col.waitFor(t, puts, d)
+	if err := c.Drain(ctx); err != nil {
+		t.Errorf("Drain: %v", err)
+	}
+	if err := <-done; err != nil {
+		t.Errorf("Process: %v", err)
+	}
+	return col
+}
+
+// readAheadOfOne configures a polling consumer of 10 records a call whose poller reads one
+// GetRecords response ahead of the reader, and returns it with an observer of its
+// GetRecords calls.
+func readAheadOfOne(t *testing.T, env *testenv.Env, stream *testenv.Stream, table string) (kcl.Config, *faults.Handle) {
+	t.Helper()
+	inj := faults.New()
+	gets := inj.Add(faults.Rule{Op: "GetRecords"})
+	cfg := newConfig(t, env, stream, table)
+	cfg.Kinesis = env.NewKinesis(inj.Wrap)
+	cfg.Retrieval = kcl.Polling
+	cfg.PollingOptions = []polling.Option{polling.WithMaxRecords(10), polling.WithReadAhead(1, 8<<20)}
+	return cfg, gets
 }

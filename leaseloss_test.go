@@ -10,9 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/kclgo/kcl"
-	"github.com/kclgo/kcl/internal/faults"
 	"github.com/kclgo/kcl/internal/testenv"
-	"github.com/kclgo/kcl/polling"
 )
 
 // stealLease makes another worker the owner of shardID's lease, as a worker that took it
@@ -38,12 +36,7 @@ func TestNoBatchAfterCheckpointReportedLeaseLost(t *testing.T) {
 	stream := env.CreateStream(t, 1)
 	table := env.LeaseTable(t)
 	puts := stream.PutN(t, "lost", 100)
-	inj := faults.New()
-	gets := inj.Add(faults.Rule{Op: "GetRecords"})
-	cfg := newConfig(t, env, stream, table)
-	cfg.Kinesis = env.NewKinesis(inj.Wrap)
-	cfg.Retrieval = kcl.Polling
-	cfg.PollingOptions = []polling.Option{polling.WithMaxRecords(10), polling.WithReadAhead(1, 8<<20)}
+	cfg, gets := readAheadOfOne(t, env, stream, table)
 	c := mustNew(t, cfg)
 	ctx := testenv.WithTimeout(t, time.Minute)
 	runConsumer(t, ctx, c)

@@ -18,7 +18,6 @@ import (
 	"github.com/kclgo/kcl/internal/faults"
 	"github.com/kclgo/kcl/internal/testenv"
 	"github.com/kclgo/kcl/leases"
-	"github.com/kclgo/kcl/polling"
 )
 
 // TestShardCheckpointCoversWhatWasTaken: Shard.Checkpoint right after receiving a batch
@@ -33,12 +32,7 @@ func TestShardCheckpointCoversWhatWasTaken(t *testing.T) {
 	// An observer of GetRecords: with a read-ahead of one response, call n+2 starts only
 	// once the consumer took response n+1 from the poller, which it has not handed over
 	// while the reader has taken n batches.
-	inj := faults.New()
-	gets := inj.Add(faults.Rule{Op: "GetRecords"})
-	cfg := newConfig(t, env, stream, table)
-	cfg.Kinesis = env.NewKinesis(inj.Wrap)
-	cfg.Retrieval = kcl.Polling
-	cfg.PollingOptions = []polling.Option{polling.WithMaxRecords(10), polling.WithReadAhead(1, 8<<20)}
+	cfg, gets := readAheadOfOne(t, env, stream, table)
 	c := mustNew(t, cfg)
 	ctx := testenv.WithTimeout(t, time.Minute)
 	runErr := runConsumer(t, ctx, c)

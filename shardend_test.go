@@ -145,21 +145,7 @@ func TestProcessFinishesClosedShard(t *testing.T) {
 	cfg.PollingOptions = []polling.Option{polling.WithMaxRecords(10)}
 	c := mustNew(t, cfg)
 	ctx := testenv.WithTimeout(t, 2*time.Minute)
-	col := newCollector()
-	done := make(chan error, 1)
-	go func() {
-		done <- c.Process(ctx, func(_ context.Context, b kcl.Batch) error {
-			col.add("w", b.ShardID, b)
-			return nil
-		}, kcl.CheckpointEveryRecords(7))
-	}()
-	col.waitFor(t, all, 60*time.Second)
-	if err := c.Drain(ctx); err != nil {
-		t.Errorf("Drain: %v", err)
-	}
-	if err := <-done; err != nil {
-		t.Errorf("Process: %v", err)
-	}
+	col := processAll(t, ctx, c, all, 60*time.Second, kcl.CheckpointEveryRecords(7))
 	checkOrder(t, col.snapshot(), all, false)
 }
 

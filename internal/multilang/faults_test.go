@@ -59,9 +59,9 @@ func TestChildFaults(t *testing.T) {
 	}
 }
 
-// TestRestartedChildResumesAfterCheckpoint: a child that crashes after checkpointing part
-// of what it was given is restarted with initialize at that checkpoint and gets exactly the
-// records after it again.
+// TestNothingCheckpointedUnasked: a child that crashes without ever asking for a checkpoint
+// is restarted and gets every record again, and the lease's checkpoint stays where it was:
+// the daemon checkpoints only what the child asks for.
 func TestNothingCheckpointedUnasked(t *testing.T) {
 	env := testenv.New(t)
 	stream := env.CreateStream(t, 1)
