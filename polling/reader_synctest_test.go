@@ -87,24 +87,7 @@ func TestReaderPacesCalls(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-				defer cancel()
-				r, err := p.ReadShard(ctx, "s", "shardId-0", TrimHorizon())
-				if err != nil {
-					t.Fatal(err)
-				}
-				want := 0
-				for b := range r.Batches() {
-					for _, rec := range b.Records {
-						if got := aws.ToString(rec.SequenceNumber); got != strconv.Itoa(want) {
-							t.Fatalf("record %s, want %d", got, want)
-						}
-						want++
-					}
-				}
-				if !errors.Is(r.Err(), context.DeadlineExceeded) {
-					t.Fatalf("Err %v, want the deadline", r.Err())
-				}
+				readToDeadline(t, p, 30*time.Second)
 				starts := tc.shard.callStarts()
 				if len(starts) < 10 {
 					t.Fatalf("%d calls in 30 s", len(starts))
@@ -177,24 +160,7 @@ func TestReaderPacesFailedCalls(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-				defer cancel()
-				r, err := p.ReadShard(ctx, "s", "shardId-0", TrimHorizon())
-				if err != nil {
-					t.Fatal(err)
-				}
-				want := 0
-				for b := range r.Batches() {
-					for _, rec := range b.Records {
-						if got := aws.ToString(rec.SequenceNumber); got != strconv.Itoa(want) {
-							t.Fatalf("record %s, want %d", got, want)
-						}
-						want++
-					}
-				}
-				if !errors.Is(r.Err(), context.DeadlineExceeded) {
-					t.Fatalf("Err %v, want the deadline", r.Err())
-				}
+				readToDeadline(t, p, 10*time.Second)
 				starts := shard.callStarts()
 				if len(starts) < 30 {
 					t.Fatalf("%d calls in 10 s", len(starts))
@@ -206,5 +172,29 @@ func TestReaderPacesFailedCalls(t *testing.T) {
 				}
 			})
 		})
+	}
+}
+
+// readToDeadline reads shardId-0 from TRIM_HORIZON for d (of the bubble's time), failing t
+// unless its records come as 0, 1, 2, ... and the reader ends with the deadline.
+func readToDeadline(t *testing.T, p *Poller, d time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), d)
+	defer cancel()
+	r, err := p.ReadShard(ctx, "s", "shardId-0", TrimHorizon())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := 0
+	for b := range r.Batches() {
+		for _, rec := range b.Records {
+			if got := aws.ToString(rec.SequenceNumber); got != strconv.Itoa(want) {
+				t.Fatalf("record %s, want %d", got, want)
+			}
+			want++
+		}
+	}
+	if !errors.Is(r.Err(), context.DeadlineExceeded) {
+		t.Fatalf("Err %v, want the deadline", r.Err())
 	}
 }
