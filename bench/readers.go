@@ -10,9 +10,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
-	"github.com/aws/aws-sdk-go-v2/service/kinesis/schemas"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
-	"github.com/aws/smithy-go/transport/http/protocol/awsjson"
 
 	"github.com/kclgo/kcl"
 	"github.com/kclgo/kcl/aggregation"
@@ -237,15 +235,6 @@ func bareRegister(ctx context.Context, k *kinesis.Client, streamARN *string, nam
 	}
 }
 
-// ownCodec gives each SubscribeToShard call its own JSON protocol: the client's shared one
-// keeps event stream scratch state that concurrent streams race on (aws/smithy-go#714).
-// Any correct SDK loop over several shards needs this; efo does the same.
-func ownCodec(o *kinesis.Options) {
-	if _, ok := o.Protocol.(*awsjson.Protocol); ok {
-		o.Protocol = awsjson.New11(schemas.Kinesis_20131202)
-	}
-}
-
 // bareSubscribe reads a shard over SubscribeToShard, resubscribing after each
 // subscription's end from its last continuation, at most once a second.
 func bareSubscribe(ctx context.Context, k *kinesis.Client, consumerARN *string, shard string, v *verifier) error {
@@ -254,7 +243,7 @@ func bareSubscribe(ctx context.Context, k *kinesis.Client, consumerARN *string, 
 	var users []aggregation.UserRecord
 	for ctx.Err() == nil {
 		began := time.Now()
-		out, err := k.SubscribeToShard(ctx, &kinesis.SubscribeToShardInput{ConsumerARN: consumerARN, ShardId: aws.String(shard), StartingPosition: pos}, ownCodec)
+		out, err := k.SubscribeToShard(ctx, &kinesis.SubscribeToShardInput{ConsumerARN: consumerARN, ShardId: aws.String(shard), StartingPosition: pos}, efo.PerCallCodec)
 		if err != nil {
 			var inUse *types.ResourceInUseException
 			if !errors.As(err, &inUse) {

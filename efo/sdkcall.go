@@ -57,6 +57,15 @@ func sdkSubscribe(api SubscribeAPI) subscribeFunc {
 //     (aws/smithy-go#714). A protocol the user set themselves is left alone.
 func subscribeCallOptions(o *kinesis.Options) {
 	o.Retryer = aws.NopRetryer{}
+	PerCallCodec(o)
+}
+
+// PerCallCodec is an option for a plain SDK SubscribeToShard call (client.SubscribeToShard(ctx,
+// in, efo.PerCallCodec)): it gives the call its own JSON protocol instance. The event stream
+// codec inside the client's shared instance keeps scratch state that concurrent streams
+// race on (aws/smithy-go#714), so any SDK loop reading several shards at once over one
+// client needs it; kcl's own subscriptions use it. A protocol the user set is left alone.
+func PerCallCodec(o *kinesis.Options) {
 	if _, ok := o.Protocol.(*awsjson.Protocol); ok {
 		o.Protocol = awsjson.New11(schemas.Kinesis_20131202)
 	}

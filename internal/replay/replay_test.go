@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/kclgo/kcl/aggregation"
+	"github.com/kclgo/kcl/efo"
 	"github.com/kclgo/kcl/internal/replay"
 )
 
@@ -119,7 +120,7 @@ func TestSubscribeToShardStreamsAndContinues(t *testing.T) {
 	next := uint64(0)
 	// Two subscriptions: the second continues after the first's continuation.
 	for round := range 2 {
-		sub, err := c.SubscribeToShard(ctx, &kinesis.SubscribeToShardInput{ConsumerARN: reg.Consumer.ConsumerARN, ShardId: aws.String("shardId-000000000001"), StartingPosition: pos})
+		sub, err := c.SubscribeToShard(ctx, &kinesis.SubscribeToShardInput{ConsumerARN: reg.Consumer.ConsumerARN, ShardId: aws.String("shardId-000000000001"), StartingPosition: pos}, efo.PerCallCodec)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -162,7 +163,7 @@ func TestSubscribeToShardHeartbeatAtTheTip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sub, err := c.SubscribeToShard(ctx, &kinesis.SubscribeToShardInput{ConsumerARN: reg.Consumer.ConsumerARN, ShardId: aws.String("shardId-000000000000"), StartingPosition: &types.StartingPosition{Type: types.ShardIteratorTypeLatest}})
+	sub, err := c.SubscribeToShard(ctx, &kinesis.SubscribeToShardInput{ConsumerARN: reg.Consumer.ConsumerARN, ShardId: aws.String("shardId-000000000000"), StartingPosition: &types.StartingPosition{Type: types.ShardIteratorTypeLatest}}, efo.PerCallCodec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +174,7 @@ func TestSubscribeToShardHeartbeatAtTheTip(t *testing.T) {
 			t.Fatalf("heartbeat with %d records, %d ms behind", len(ev.Records), *ev.MillisBehindLatest)
 		}
 	}
-	_, err = c.SubscribeToShard(ctx, &kinesis.SubscribeToShardInput{ConsumerARN: reg.Consumer.ConsumerARN, ShardId: aws.String("shardId-000000000000"), StartingPosition: &types.StartingPosition{Type: types.ShardIteratorTypeLatest}})
+	_, err = c.SubscribeToShard(ctx, &kinesis.SubscribeToShardInput{ConsumerARN: reg.Consumer.ConsumerARN, ShardId: aws.String("shardId-000000000000"), StartingPosition: &types.StartingPosition{Type: types.ShardIteratorTypeLatest}}, efo.PerCallCodec)
 	var inUse *types.ResourceInUseException
 	if !errors.As(err, &inUse) {
 		t.Fatalf("second subscription: %v, want ResourceInUseException", err)
